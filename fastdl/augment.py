@@ -1,0 +1,2 @@
+"""Public ops of the augment family (to be written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Public ops of the boxes family (to be written)."""
+__all__ = []

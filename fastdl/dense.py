@@ -1,0 +1,2 @@
+"""Public ops of the dense family (to be written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Public ops of the dropout family (to be written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Public ops of the gradcheck family (to be written)."""
+__all__ = []

@@ -1,0 +1,1 @@
+"""fastdl.init (to be written)."""

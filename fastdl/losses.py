@@ -1,0 +1,2 @@
+"""Public ops of the losses family (to be written)."""
+__all__ = []

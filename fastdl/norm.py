@@ -1,0 +1,2 @@
+"""Public ops of the norm family (to be written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""Reference ops of the boxes family (to be written)."""
+__all__ = []

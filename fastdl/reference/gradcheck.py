@@ -1,0 +1,2 @@
+"""Reference ops of the gradcheck family (to be written)."""
+__all__ = []

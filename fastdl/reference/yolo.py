@@ -1,0 +1,2 @@
+"""Reference ops of the yolo family (to be written)."""
+__all__ = []

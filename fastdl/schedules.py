@@ -1,0 +1,1 @@
+"""fastdl.schedules (to be written)."""

@@ -1,0 +1,1 @@
+"""fastdl.tuning (to be written)."""

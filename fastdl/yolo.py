@@ -1,0 +1,2 @@
+"""Public ops of the yolo family (to be written)."""
+__all__ = []

@@ -1,0 +1,60 @@
+"""Shared test helpers: the implementations under test, tolerances, an independent
+central-difference gradient, seeded generators."""
+import numpy as np
+import pytest
+
+import fastdl
+import fastdl.reference
+
+FLOATS = (np.float32, np.float64)
+
+# Tolerances from DESIGN.md: float32 ~1e-4 relative (GEMM-based ops), float64 ~1e-10.
+TOL = {np.dtype(np.float32): dict(rtol=1e-4, atol=1e-5),
+       np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12)}
+
+
+def tol(dtype):
+    """assert_allclose keyword arguments for ``dtype``."""
+    return TOL[np.dtype(dtype)]
+
+
+@pytest.fixture(params=["fastdl", "reference"])
+def impl(request):
+    """The public API (dispatching to kernels) and the pure-NumPy reference: every
+    behavioural test runs on both."""
+    return fastdl if request.param == "fastdl" else fastdl.reference
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def numeric_grad(f, x, eps=1e-6):
+    """Central-difference gradient of the scalar function ``f`` at float64 array ``x``.
+
+    Written here, independently of ``fastdl.numerical_gradient``, so that it can check it.
+    """
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        fp = f(x)
+        flat[i] = old - eps
+        fm = f(x)
+        flat[i] = old
+        gflat[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+def assert_grad(f, x, analytic, rtol=1e-6, atol=1e-8):
+    """Assert that ``analytic`` matches the central-difference gradient of ``f`` at ``x``."""
+    np.testing.assert_allclose(analytic, numeric_grad(f, x), rtol=rtol, atol=atol)
+
+
+def assert_error(exc_type, match, fn, *args, **kwargs):
+    """Call ``fn`` and assert it raises ``exc_type`` whose message matches ``match``."""
+    with pytest.raises(exc_type, match=match):
+        fn(*args, **kwargs)
