@@ -13,6 +13,7 @@ the tests read it).
 """
 import functools
 import importlib
+import inspect
 import warnings
 
 from ._config import get_backend
@@ -111,5 +112,9 @@ def implements(reference, extension):
         None (import failed) makes the op run its reference.
     """
     def decorate(native):
+        # The native path is a drop-in for the reference: same parameters, kinds, defaults.
+        if inspect.signature(native) != inspect.signature(reference):
+            raise TypeError(f"fastdl: native {native.__name__}{inspect.signature(native)} "
+                            f"differs from its reference {inspect.signature(reference)}")
         return _register(reference, native, extension)
     return decorate

@@ -58,3 +58,10 @@ def assert_error(exc_type, match, fn, *args, **kwargs):
     """Call ``fn`` and assert it raises ``exc_type`` whose message matches ``match``."""
     with pytest.raises(exc_type, match=match):
         fn(*args, **kwargs)
+
+
+def pytest_report_header(config):
+    """Say which fastdl is under test: a source tree without the extension would silently
+    test only the reference."""
+    from fastdl._dispatch import extension_status
+    return [f"fastdl {fastdl.__version__} from {fastdl.__file__}; extensions: {extension_status()}"]

@@ -1,0 +1,226 @@
+"""``python -m fastdl bench``: one table of fastdl against the reference and the peers.
+
+Each case times fastdl (native backend), the NumPy reference and every installed peer
+(PyTorch CPU, OpenCV) on the BENCH.md shape, runs of the sides alternated in one process, and
+shows the median of ``--repeats`` runs, the speed ratio peer/fastdl (> 1: fastdl faster) and
+fastdl's achieved GB/s or GFLOP/s next to the machine limit (BENCH.md: ~26–28 GB/s triad,
+~193 GFLOP/s fp32 FMA peak at 2 threads). Bytes count each array read or written once
+(no write-allocate). ``pytest bench`` holds the full per-family suites; this is the summary.
+"""
+import statistics
+import time
+
+import numpy as np
+
+import fastdl
+import fastdl.reference as ref
+
+LIMITS = {"GB/s": 27.0, "GFLOP/s": 193.0}   # 2-thread machine limits from BENCH.md
+
+
+def _torch(threads):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def _cv2(threads):
+    try:
+        import cv2
+    except ImportError:
+        return None
+    cv2.setNumThreads(threads)
+    return cv2
+
+
+def _arr(shape, seed=0, dtype=np.float32, low=-1.0, high=1.0):
+    return np.random.default_rng(seed).uniform(low, high, size=shape).astype(dtype)
+
+
+def _boxes(n, seed=0):
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(0, 1000, size=(n, 2))
+    wh = rng.uniform(10, 100, size=(n, 2))
+    return (np.concatenate([c - wh / 2, c + wh / 2], 1).astype(np.float32),
+            rng.uniform(0, 1, n).astype(np.float32))
+
+
+def build_cases(quick, threads):
+    """List of (id, shape text, {side: callable}, (unit, amount of work))."""
+    torch = _torch(threads)
+    cv2 = _cv2(threads)
+    s = 4 if quick else 1          # shrink factor of the batch in quick mode
+    cases = []
+
+    def add(case_id, shape_text, sides, unit, amount):
+        cases.append((case_id, shape_text, {k: v for k, v in sides.items() if v}, (unit, amount)))
+
+    # conv-a forward, NCHW
+    x = _arr((32 // s, 64, 56, 56))
+    w = _arr((64, 64, 3, 3), 1) * 0.05
+    flops = 2 * x.shape[0] * 64 * 56 * 56 * 64 * 9
+    tx, tw = (torch.from_numpy(x), torch.from_numpy(w)) if torch else (None, None)
+    add("conv-a fwd NCHW", f"{x.shape} * (64,64,3,3) p1", {
+        "fastdl": lambda: fastdl.conv2d(x, w, padding=1),
+        "reference": lambda: ref.conv2d(x, w, padding=1),
+        "torch": torch and (lambda: torch.nn.functional.conv2d(tx, tw, padding=1)),
+    }, "GFLOP/s", flops)
+
+    # pool-a max 2x2 forward, NCHW
+    xp = _arr((32 // s, 64, 112, 112), 2)
+    txp = torch.from_numpy(xp) if torch else None
+    add("pool-a max fwd NCHW", f"{xp.shape} k2 s2", {
+        "fastdl": lambda: fastdl.max_pool2d(xp, 2),
+        "reference": lambda: ref.max_pool2d(xp, 2),
+        "torch": torch and (lambda: torch.nn.functional.max_pool2d(txp, 2)),
+    }, "GB/s", xp.nbytes * 1.25)
+
+    # bn-a training forward
+    xb = _arr((32 // s, 64, 56, 56), 3)
+    g, b = np.ones(64, np.float32), np.zeros(64, np.float32)
+    txb = torch.from_numpy(xb) if torch else None
+    tg, tb = (torch.from_numpy(g), torch.from_numpy(b)) if torch else (None, None)
+    add("bn-a train fwd", str(xb.shape), {
+        "fastdl": lambda: fastdl.batch_norm(xb, g, b),
+        "reference": lambda: ref.batch_norm(xb, g, b),
+        "torch": torch and (lambda: torch.nn.functional.batch_norm(txb, None, None, tg, tb,
+                                                                   training=True)),
+    }, "GB/s", xb.nbytes * 3)
+
+    # activations (allocation included on every side, as BENCH.md's peer figures)
+    xa = _arr((16_777_216 // s,), 4, low=-4, high=4)
+    txa = torch.from_numpy(xa) if torch else None
+    for name in ("relu", "sigmoid", "tanh"):
+        add(f"act {name} fwd", f"{xa.size:,} elements", {
+            "fastdl": lambda name=name: getattr(fastdl, name)(xa),
+            "reference": lambda name=name: getattr(ref, name)(xa),
+            "torch": torch and (lambda name=name: getattr(torch, name)(txa)),
+        }, "GB/s", xa.nbytes * 2)
+
+    # dropout forward
+    add("drop fwd keep 0.8", f"{xa.size:,} elements", {
+        "fastdl": lambda: fastdl.dropout(xa, 0.8, seed=0),
+        "reference": lambda: ref.dropout(xa, 0.8, seed=0),
+        "torch": torch and (lambda: torch.nn.functional.dropout(txa, 0.2, training=True)),
+    }, "GB/s", xa.nbytes * 2 + xa.size)
+
+    # softmax cross-entropy forward + backward
+    logits = _arr((4096 // s, 1000), 5, low=-5, high=5)
+    labels = np.random.default_rng(6).integers(0, 1000, logits.shape[0])
+    if torch:
+        tl, tlab = torch.from_numpy(logits), torch.from_numpy(labels)
+
+        def torch_smce():
+            z = tl.detach().requires_grad_()
+            torch.nn.functional.cross_entropy(z, tlab).backward()
+    add("smce fwd+bwd", str(logits.shape), {
+        "fastdl": lambda: fastdl.softmax_cross_entropy(logits, labels),
+        "reference": lambda: ref.softmax_cross_entropy(logits, labels),
+        "torch": torch and torch_smce,
+    }, "GB/s", logits.nbytes * 2)
+
+    # linear forward + ReLU
+    xl = _arr((1024 // s, 1024), 7)
+    wl = _arr((1024, 1024), 8) * 0.03
+    bl = _arr((1024,), 9)
+    if torch:
+        txl, twl, tbl = (torch.from_numpy(a) for a in (xl, wl, bl))
+    add("lin fwd+relu", f"{xl.shape} @ {wl.shape}.T", {
+        "fastdl": lambda: fastdl.linear(xl, wl, bl, activation="relu"),
+        "reference": lambda: ref.linear(xl, wl, bl, activation="relu"),
+        "torch": torch and (lambda: torch.relu(torch.nn.functional.linear(txl, twl, tbl))),
+    }, "GFLOP/s", 2 * xl.shape[0] * 1024 * 1024)
+
+    # adam-a: one array of 10M parameters (state evolves; the timing does not depend on it)
+    n = 10_000_000 // s
+    p, gr = _arr((n,), 10), _arr((n,), 11) * 1e-2
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    pr, mr, vr = p.copy(), m.copy(), v.copy()
+    step = {"t": 0}
+
+    def adam(mod, params, ms, vs):
+        step["t"] += 1
+        mod.adam_step([params], [gr], [ms], [vs], t=step["t"])
+    if torch:
+        tp = torch.from_numpy(p.copy()).requires_grad_()
+        tp.grad = torch.from_numpy(gr)
+        topt = torch.optim.Adam([tp], lr=1e-3, fused=True)
+    add("adam-a step", f"{n:,} params", {
+        "fastdl": lambda: adam(fastdl, p, m, v),
+        "reference": lambda: adam(ref, pr, mr, vr),
+        "torch fused": torch and (lambda: topt.step()),
+    }, "GB/s", 28 * n)
+
+    # nms-a and iou
+    boxes, scores = _boxes(1000)
+    if torch:
+        try:
+            import torchvision
+            tvb, tvs = torch.from_numpy(boxes), torch.from_numpy(scores)
+            tv_nms = lambda: torchvision.ops.nms(tvb, tvs, 0.5)  # noqa: E731
+        except Exception:
+            tv_nms = None
+    else:
+        tv_nms = None
+    if cv2:
+        xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1).tolist()
+        sl = scores.tolist()
+        cv_nms = lambda: cv2.dnn.NMSBoxes(xywh, sl, 0.0, 0.5)  # noqa: E731
+    else:
+        cv_nms = None
+    add("nms-a", "1,000 random boxes", {
+        "fastdl": lambda: fastdl.nms(boxes, scores, 0.5),
+        "reference": lambda: ref.nms(boxes, scores, 0.5),
+        "torchvision": tv_nms, "opencv": cv_nms,
+    }, "", 0)
+    bi = _boxes(2000 // s, 12)[0]
+    add("iou 2000x2000", f"{len(bi)} x {len(bi)}", {
+        "fastdl": lambda: fastdl.box_iou(bi, bi),
+        "reference": lambda: ref.box_iou(bi, bi),
+    }, "GB/s", len(bi) ** 2 * 4)
+
+    # aug: horizontal flip of a uint8 batch
+    xi = np.random.default_rng(13).integers(0, 256, size=(256 // s, 224, 224, 3), dtype=np.uint8)
+    add("aug flip", f"{xi.shape} uint8", {
+        "fastdl": lambda: fastdl.flip(xi),
+        "reference": lambda: ref.flip(xi),
+        "numpy idiom": lambda: xi[:, :, ::-1].copy(),
+    }, "GB/s", xi.nbytes * 2)
+    return cases
+
+
+def _time(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run_bench(args):
+    """Entry of ``python -m fastdl bench``."""
+    fastdl.set_num_threads(args.threads)
+    cases = [c for c in build_cases(args.quick, args.threads)
+             if args.only is None or args.only in c[0]]
+    print(f"fastdl {fastdl.__version__} bench: {args.threads} thread(s) on every side, median "
+          f"of {args.repeats} alternated runs (reference: at most 3); ratio = side / fastdl")
+    header = f"{'case':22s} {'shape':32s} {'fastdl ms':>10s}  {'rate (limit)':>18s}  peers"
+    print(header)
+    print("-" * len(header))
+    for case_id, shape, sides, (unit, amount) in cases:
+        for fn in sides.values():            # warm-up: allocations, lazy imports, caches
+            fn()
+        samples = {name: [] for name in sides}
+        for r in range(args.repeats):
+            for name, fn in sides.items():
+                if name == "reference" and r >= 3:
+                    continue
+                samples[name].append(_time(fn))
+        med = {name: statistics.median(t) for name, t in samples.items()}
+        mine = med["fastdl"]
+        rate = f"{amount / mine / 1e9:7.1f} {unit} ({LIMITS[unit]:.0f})" if unit else ""
+        peers = "  ".join(f"{name} {t * 1e3:.2f} ms = {t / mine:.2f}x"
+                          for name, t in med.items() if name != "fastdl")
+        print(f"{case_id:22s} {shape:32s} {mine * 1e3:10.2f}  {rate:>18s}  {peers}", flush=True)
+    return 0
