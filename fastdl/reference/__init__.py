@@ -20,10 +20,12 @@ from .pool import *  # noqa: F401,F403
 from .yolo import *  # noqa: F401,F403
 from . import optim  # noqa: F401  (classes: fastdl.reference.optim.Adam, ...)
 
-from . import (activations, augment, boxes, conv, data, dense, dropout,  # noqa: E402
-               gradcheck, losses, norm, pool, yolo)
+import importlib as _importlib  # noqa: E402
 
 FAMILIES = ("activations", "augment", "boxes", "conv", "data", "dense", "dropout",
             "gradcheck", "losses", "norm", "optim", "pool", "yolo")
 
-__all__ = [name for fam in FAMILIES for name in globals()[fam].__all__]
+# Family modules by import path: a star-import can shadow a module's name with a function
+# of the same name (``dropout``).
+__all__ = [name for fam in FAMILIES
+           for name in _importlib.import_module(f"{__name__}.{fam}").__all__]
