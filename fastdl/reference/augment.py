@@ -1,2 +1,282 @@
-"""Reference ops of the augment family (to be written)."""
-__all__ = []
+"""Reference data augmentation on image batches: flips, random crops, colour shifts, PCA lighting.
+
+Every op takes a 4-D batch ``x`` of dtype uint8, float32 or float64, laid out ``(N, H, W, C)``
+(``layout="NHWC"``, the default here) or ``(N, C, H, W)`` (``layout="NCHW"``), and returns a
+new C-contiguous array of the same dtype and layout (``x`` is never modified). uint8 results
+saturate: additive ops round their shift to the nearest integer (half to even, ``np.rint``)
+and clip the sum to [0, 255]. Float results are ``x + shift`` computed in x's dtype.
+
+Randomness
+----------
+Random ops draw from the counter-based generator of :mod:`fastdl.reference._random`:
+``key = make_key(<op name>, seed, rng)``, and every draw of image ``i`` sits at a counter that
+depends only on ``i`` and the draw number, so a native kernel reproduces the batch exactly for
+any thread count or chunking:
+
+* ``random_flip``: counter ``i``; image ``i`` is mirrored horizontally (W reversed) when
+  ``bernoulli(key, i, p)``, i.e. ``bits32 < floor(p * 2**32)``.
+* ``random_crop``: counters ``2*i`` (row) and ``2*i + 1`` (column). With the padded size
+  ``(Hp, Wp) = (H + 2*ph, W + 2*pw)`` and crop ``(h, w)``, the crop's top-left corner in the
+  padded image is ``top = integers(key, 2*i, Hp - h + 1)`` and
+  ``left = integers(key, 2*i + 1, Wp - w + 1)`` (``floor(uniform * n)``).
+* ``random_color_shift``: counter ``i*C + c`` for channel ``c`` of image ``i``; the shift is
+  ``max_shift * (2 * uniform(key, i*C + c) - 1)``, in ``[-max_shift, max_shift)``, then
+  rounded with ``np.rint`` for uint8 images.
+"""
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .._validation import (IMAGE_DTYPES, as_array, as_float, as_pair, check_choice,
+                           check_layout, check_shape)
+from . import _random
+
+__all__ = ["flip", "random_flip", "random_crop", "color_shift", "random_color_shift",
+           "pca_color_augment"]
+
+FLIP_AXES = ("horizontal", "vertical")
+_SHAPE_HINTS = {"NHWC": "(N, H, W, C) for layout='NHWC'", "NCHW": "(N, C, H, W) for layout='NCHW'"}
+# Axis numbers of (H, W, C) in each layout.
+_AXES = {"NHWC": (1, 2, 3), "NCHW": (2, 3, 1)}
+
+
+def _image_batch(where, x, layout):
+    """Validate ``layout`` and ``x`` (4-D, uint8/float32/float64); return (x, (h, w, c) axes)."""
+    layout = check_layout(where, layout)
+    x = as_array(where, "x", x, dtypes=IMAGE_DTYPES, ndim=4, shape_hint=_SHAPE_HINTS[layout])
+    return x, _AXES[layout]
+
+
+def _real_array(where, name, v, shape, hint=""):
+    """``v`` as a float64 array of ``shape`` (any int/uint/float input; TypeError otherwise)."""
+    try:
+        arr = np.asarray(v)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{where}: {name} must be an array of real numbers; got "
+                        f"{type(v).__name__} that NumPy cannot convert ({exc})") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{where}: {name} must be an array of real numbers; got dtype {arr.dtype}")
+    check_shape(where, name, arr, shape, hint)
+    return arr.astype(np.float64)
+
+
+def _check_finite_for_uint8(where, name, x, values):
+    """uint8 results need an integer shift: NaN or inf has no meaning there."""
+    if x.dtype == np.uint8 and not np.isfinite(values).all():
+        raise ValueError(f"{where}: {name} must be finite for uint8 images")
+
+
+def _add_channel_shifts(x, shifts, channel_axis):
+    """``x`` plus a per-channel shift, saturating for uint8.
+
+    ``shifts`` is float64 ``(C,)`` (same for every image) or ``(N, C)`` (per image).
+    """
+    shifts = np.atleast_2d(shifts)
+    shape = [1] * x.ndim
+    shape[0], shape[channel_axis] = shifts.shape
+    shifts = shifts.reshape(shape)
+    out = np.empty(x.shape, dtype=x.dtype)
+    if x.dtype == np.uint8:
+        # Any shift beyond ±255 saturates every pixel, so clipping it first keeps the sum
+        # inside int16 without changing the result.
+        whole = np.clip(np.rint(shifts), -255, 255).astype(np.int16)
+        wide = np.add(x, whole, dtype=np.int16)
+        np.clip(wide, 0, 255, out=wide)
+        out[...] = wide
+    else:
+        np.add(x, shifts.astype(x.dtype), out=out)
+    return out
+
+
+def flip(x, *, axis="horizontal", layout="NHWC"):
+    """Mirror every image of a batch.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, H, W, C) (NHWC) or (N, C, H, W) (NCHW), uint8, float32 or float64
+    axis : {"horizontal", "vertical"}
+        ``"horizontal"`` reverses W (left-right mirror), ``"vertical"`` reverses H.
+    layout : {"NHWC", "NCHW"}
+
+    Returns
+    -------
+    y : ndarray of x's shape and dtype (a new C-contiguous array)
+    """
+    x, (h_axis, w_axis, _) = _image_batch("flip", x, layout)
+    axis = check_choice("flip", "axis", axis, FLIP_AXES)
+    return np.flip(x, w_axis if axis == "horizontal" else h_axis).copy()
+
+
+def random_flip(x, p=0.5, *, seed=None, rng=None, layout="NHWC"):
+    """Mirror each image horizontally (W reversed) with probability ``p``, independently.
+
+    Image ``i`` is flipped when ``bernoulli(key, counter=i, p)`` of
+    :mod:`fastdl.reference._random` is true (see the module docstring).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, H, W, C) (NHWC) or (N, C, H, W) (NCHW), uint8, float32 or float64
+    p : float in [0, 1]
+        Probability of flipping an image.
+    seed : int >= 0, optional
+        Seed of the counter-based generator; the same seed gives the same flips.
+    rng : numpy.random.Generator, optional
+        Draws the generator's key instead of ``seed`` (pass at most one of the two; with
+        neither the key comes from OS entropy).
+    layout : {"NHWC", "NCHW"}
+
+    Returns
+    -------
+    y : ndarray of x's shape and dtype
+    """
+    x, (_, w_axis, _) = _image_batch("random_flip", x, layout)
+    p = as_float("random_flip", "p", p, low=0.0, high=1.0)
+    key = _random.make_key("random_flip", seed, rng)
+    flipped = _random.bernoulli(key, np.arange(x.shape[0]), p)
+    out = x.copy()
+    out[flipped] = np.flip(x[flipped], w_axis)
+    return out
+
+
+def random_crop(x, size, *, padding=0, seed=None, rng=None, layout="NHWC"):
+    """Crop each image at a random position, after optional zero padding.
+
+    Every image is padded with ``padding`` zeros on each side, then cropped to ``size`` at
+    an offset uniform over all valid positions, drawn per image (counters ``2*i`` and
+    ``2*i + 1``, see the module docstring).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, H, W, C) (NHWC) or (N, C, H, W) (NCHW), uint8, float32 or float64
+    size : int or (h, w)
+        Crop size, each >= 1 and at most the padded size ``(H + 2*ph, W + 2*pw)``.
+    padding : int or (ph, pw)
+        Zeros added above and below (``ph``) and left and right (``pw``), each >= 0.
+    seed : int >= 0, optional
+    rng : numpy.random.Generator, optional
+        As in :func:`random_flip`.
+    layout : {"NHWC", "NCHW"}
+
+    Returns
+    -------
+    y : ndarray of shape (N, h, w, C) (NHWC) or (N, C, h, w) (NCHW), x's dtype
+    """
+    where = "random_crop"
+    x, (h_axis, w_axis, _) = _image_batch(where, x, layout)
+    crop_h, crop_w = as_pair(where, "size", size, min_value=1)
+    pad_h, pad_w = as_pair(where, "padding", padding, min_value=0)
+    padded_h, padded_w = x.shape[h_axis] + 2 * pad_h, x.shape[w_axis] + 2 * pad_w
+    if crop_h > padded_h or crop_w > padded_w:
+        raise ValueError(f"{where}: size must be at most the padded image size "
+                         f"({padded_h}, {padded_w}); got ({crop_h}, {crop_w})")
+    key = _random.make_key(where, seed, rng)
+    n = x.shape[0]
+    counters = 2 * np.arange(n)
+    tops = _random.integers(key, counters, padded_h - crop_h + 1)
+    lefts = _random.integers(key, counters + 1, padded_w - crop_w + 1)
+
+    pad_width = [(0, 0)] * 4
+    pad_width[h_axis], pad_width[w_axis] = (pad_h, pad_h), (pad_w, pad_w)
+    padded = np.pad(x, pad_width) if pad_h or pad_w else x
+    # windows[i, ..., top, left, ..., :, :] is the (crop_h, crop_w) crop at (top, left).
+    windows = sliding_window_view(padded, (crop_h, crop_w), axis=(h_axis, w_axis))
+    if layout == "NCHW":
+        return np.ascontiguousarray(windows[np.arange(n), :, tops, lefts])   # (N, C, h, w)
+    crops = windows[np.arange(n), tops, lefts]                               # (N, C, h, w)
+    return np.ascontiguousarray(np.moveaxis(crops, 1, 3))
+
+
+def color_shift(x, shifts, *, layout="NHWC"):
+    """Add a per-channel constant to every pixel of every image.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, H, W, C) (NHWC) or (N, C, H, W) (NCHW), uint8, float32 or float64
+    shifts : array_like of shape (C,), real
+        Shift of each channel. Float images: ``x + shifts`` in x's dtype (shifts cast to it
+        first). uint8 images: shifts rounded to the nearest integer (``np.rint``, must be
+        finite), result saturated to [0, 255].
+    layout : {"NHWC", "NCHW"}
+
+    Returns
+    -------
+    y : ndarray of x's shape and dtype
+    """
+    x, (_, _, c_axis) = _image_batch("color_shift", x, layout)
+    shifts = _real_array("color_shift", "shifts", shifts, (x.shape[c_axis],),
+                         "(one per channel)")
+    _check_finite_for_uint8("color_shift", "shifts", x, shifts)
+    return _add_channel_shifts(x, shifts, c_axis)
+
+
+def random_color_shift(x, max_shift, *, seed=None, rng=None, layout="NHWC"):
+    """Add a random per-image, per-channel shift uniform in ``[-max_shift, max_shift)``.
+
+    The shift of channel ``c`` of image ``i`` is ``max_shift * (2u - 1)`` with
+    ``u = uniform(key, i*C + c)`` (see the module docstring). For uint8 images the shift is
+    rounded to the nearest integer (``np.rint``: the two end values are then half as likely
+    as the inner ones) and the result saturated to [0, 255], as in :func:`color_shift`.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, H, W, C) (NHWC) or (N, C, H, W) (NCHW), uint8, float32 or float64
+    max_shift : float >= 0 (finite)
+        Largest absolute shift, in x's units (0..255 for uint8).
+    seed : int >= 0, optional
+    rng : numpy.random.Generator, optional
+        As in :func:`random_flip`.
+    layout : {"NHWC", "NCHW"}
+
+    Returns
+    -------
+    y : ndarray of x's shape and dtype
+    """
+    where = "random_color_shift"
+    x, (_, _, c_axis) = _image_batch(where, x, layout)
+    max_shift = as_float(where, "max_shift", max_shift, low=0.0, high=math.inf, high_open=True)
+    key = _random.make_key(where, seed, rng)
+    n, c = x.shape[0], x.shape[c_axis]
+    counters = np.arange(n * c).reshape(n, c)          # i*C + c
+    shifts = max_shift * (2.0 * _random.uniform(key, counters) - 1.0)
+    return _add_channel_shifts(x, shifts, c_axis)
+
+
+def pca_color_augment(x, eigvals, eigvecs, alphas, *, layout="NHWC"):
+    """AlexNet-style lighting noise: add ``eigvecs @ (alphas * eigvals)`` to every pixel.
+
+    With the eigen-decomposition of the pixel colours' covariance (columns of ``eigvecs`` are
+    the eigenvectors ``p_k``, ``eigvals`` the eigenvalues ``lambda_k``), image ``i`` gets the
+    colour offset ``sum_k alphas[i, k] * lambda_k * p_k`` on every pixel (AlexNet draws
+    ``alphas ~ N(0, 0.1)``; the caller draws them, so the op is deterministic).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, H, W, C) (NHWC) or (N, C, H, W) (NCHW), uint8, float32 or float64
+    eigvals : array_like of shape (C,), real
+        Eigenvalues (C = 3 for RGB).
+    eigvecs : array_like of shape (C, C), real
+        Eigenvectors in columns, as returned by ``np.linalg.eigh``.
+    alphas : array_like of shape (N, C) or (C,), real
+        Per-image coefficients, or one set shared by every image.
+    layout : {"NHWC", "NCHW"}
+
+    Returns
+    -------
+    y : ndarray of x's shape and dtype. The offset is computed in float64; float images add
+    it in their dtype, uint8 images round it (``np.rint``) and saturate to [0, 255].
+    """
+    where = "pca_color_augment"
+    x, (_, _, c_axis) = _image_batch(where, x, layout)
+    n, c = x.shape[0], x.shape[c_axis]
+    eigvals = _real_array(where, "eigvals", eigvals, (c,), "(one per channel)")
+    eigvecs = _real_array(where, "eigvecs", eigvecs, (c, c), "(eigenvectors in columns)")
+    alphas_shape = (c,) if np.ndim(alphas) == 1 else (n, c)
+    alphas = _real_array(where, "alphas", alphas, alphas_shape,
+                         "(per image (N, C), or (C,) for all)")
+    # Non-finite or huge parameters give inf/NaN offsets that propagate like NumPy for float
+    # images (and are rejected for uint8), without a floating-point warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        offsets = (alphas * eigvals) @ eigvecs.T      # row i: eigvecs @ (alphas[i] * eigvals)
+    _check_finite_for_uint8(where, "the offsets eigvecs @ (alphas * eigvals)", x, offsets)
+    return _add_channel_shifts(x, offsets, c_axis)
