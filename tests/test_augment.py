@@ -225,6 +225,9 @@ def test_color_shift_float_is_plain_add_in_dtype(impl):
     assert y.dtype == np.float32
     assert y[0, 0, 0, 1] == np.float32(-1.0) + np.float32(0.1)
     assert y[0, 0, 0, 0] == np.float32(1e38)
+    with np.errstate(all="raise"):
+        huge = impl.color_shift(np.zeros((1, 1, 1, 2), np.float32), [1e300, -1e300])
+    np.testing.assert_array_equal(huge, [[[[np.inf, -np.inf]]]])
 
 
 # --- random_color_shift --------------------------------------------------------------------

@@ -35,7 +35,7 @@ from . import _random
 __all__ = ["flip", "random_flip", "random_crop", "color_shift", "random_color_shift",
            "pca_color_augment"]
 
-FLIP_AXES = ("horizontal", "vertical")
+_FLIP_AXES = ("horizontal", "vertical")
 _SHAPE_HINTS = {"NHWC": "(N, H, W, C) for layout='NHWC'", "NCHW": "(N, C, H, W) for layout='NCHW'"}
 # Axis numbers of (H, W, C) in each layout.
 _AXES = {"NHWC": (1, 2, 3), "NCHW": (2, 3, 1)}
@@ -85,7 +85,9 @@ def _add_channel_shifts(x, shifts, channel_axis):
         np.clip(wide, 0, 255, out=wide)
         out[...] = wide
     else:
-        np.add(x, shifts.astype(x.dtype), out=out)
+        with np.errstate(over="ignore"):     # a shift beyond float32's range becomes ±inf
+            shifts = shifts.astype(x.dtype)
+        np.add(x, shifts, out=out)
     return out
 
 
@@ -104,7 +106,7 @@ def flip(x, *, axis="horizontal", layout="NHWC"):
     y : ndarray of x's shape and dtype (a new C-contiguous array)
     """
     x, (h_axis, w_axis, _) = _image_batch("flip", x, layout)
-    axis = check_choice("flip", "axis", axis, FLIP_AXES)
+    axis = check_choice("flip", "axis", axis, _FLIP_AXES)
     return np.flip(x, w_axis if axis == "horizontal" else h_axis).copy()
 
 
