@@ -154,6 +154,11 @@ def test_int_labels_equal_one_hot(impl, reduction, label_dtype, rng):
     np.testing.assert_array_equal(grad_i, grad_p)
 
 
+def test_list_labels_accepted(impl):
+    loss, _ = impl.softmax_cross_entropy(np.zeros((2, 3)), [0, 2], reduction="sum")
+    assert loss == pytest.approx(2 * math.log(3), rel=1e-12)
+
+
 def test_probability_labels_taken_as_given(impl, rng):
     logits = rng.standard_normal((3, 4))
     p = rng.uniform(0, 1, size=(3, 4))                    # rows deliberately not normalised
