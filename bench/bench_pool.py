@@ -83,11 +83,11 @@ def numpy_call(side, case, direction, layout):
 
 
 @functools.lru_cache(maxsize=None)
-def torch_tensor(name, layout):
-    """A writeable torch copy of a bench input (``torch.from_numpy`` warns on read-only
-    arrays), in channels_last memory for NHWC."""
+def torch_tensor(case, layout):
+    """A writeable torch copy of x (``case=None``) or of a case's dy (``torch.from_numpy``
+    warns on read-only arrays), in channels_last memory for NHWC."""
     torch = peer("torch")
-    source = bench_array(SHAPE, seed=0) if name == "x" else upstream_nchw(name)
+    source = bench_array(SHAPE, seed=0) if case is None else upstream_nchw(case)
     t = torch.from_numpy(source.copy())
     return t.contiguous(memory_format=torch.channels_last) if layout == "NHWC" else t
 
@@ -96,7 +96,7 @@ def torch_call(case, direction, layout):
     torch = peer("torch")
     functional, aten = torch.nn.functional, torch.ops.aten
     kind, k, s, p = CASES[case]
-    x = torch_tensor("x", layout)
+    x = torch_tensor(None, layout)
     if direction == "fwd":
         pool = functional.max_pool2d if kind == "max" else functional.avg_pool2d
         return torch.no_grad()(lambda: pool(x, k, s, p))

@@ -35,6 +35,11 @@ def from_layout(x, layout):
     return x if layout == "NCHW" else x.transpose(0, 3, 1, 2)
 
 
+def _shape(nchw, layout):
+    n, c, h, w = nchw
+    return nchw if layout == "NCHW" else (n, h, w, c)
+
+
 def naive_pool(x, kernel, stride, padding):
     """Loop-by-loop pooling of NCHW ``x`` (float64).
 
@@ -232,11 +237,6 @@ def test_max_pool_gradient_check(impl, kernel, stride, padding, layout, rng):
                 analytic)
 
 
-def _shape(nchw, layout):
-    n, c, h, w = nchw
-    return nchw if layout == "NCHW" else (n, h, w, c)
-
-
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_global_avg_pool_matches_naive(impl, layout, dtype, rng):
@@ -417,7 +417,7 @@ def _bad_calls():
         (lambda m: m.global_avg_pool2d_backward(np.zeros((2, 3)), (2, 4, 5, 5)), ValueError,
          r"global_avg_pool2d_backward: dy must have shape \(2, 4\)"),
         (lambda m: m.global_avg_pool2d_backward(np.zeros((2, 3)), (2, 3, 0, 5)), ValueError,
-         "global_avg_pool2d_backward: input_shape must have H and W >= 1"),
+         "global_avg_pool2d_backward: the input's H and W must be >= 1"),
         (lambda m: m.global_avg_pool2d_backward(np.zeros((2, 3)), [2, 3, 4]), ValueError,
          "global_avg_pool2d_backward: input_shape must be a tuple of 4 ints"),
     ]

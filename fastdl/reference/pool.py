@@ -80,6 +80,12 @@ class _Windows(NamedTuple):
     out_w: int
 
 
+def _check_plane(where, h, w):
+    """Pooling needs a non-empty H x W plane (a window of padding alone has no value)."""
+    if h < 1 or w < 1:
+        raise ValueError(f"{where}: the input's H and W must be >= 1; got H={h}, W={w}")
+
+
 def _windows(where, in_h, in_w, kernel_size, stride, padding):
     """Validate the hyperparameters against the input plane and compute the output size."""
     kernel = as_pair(where, "kernel_size", kernel_size, min_value=1)
@@ -89,8 +95,7 @@ def _windows(where, in_h, in_w, kernel_size, stride, padding):
     if padding[0] > half[0] or padding[1] > half[1]:
         raise ValueError(f"{where}: padding must be at most half of kernel_size per side "
                          f"(<= {half} for kernel_size {kernel}); got {padding}")
-    if in_h < 1 or in_w < 1:
-        raise ValueError(f"{where}: the input's H and W must be >= 1; got H={in_h}, W={in_w}")
+    _check_plane(where, in_h, in_w)
     padded = (in_h + 2 * padding[0], in_w + 2 * padding[1])
     if kernel[0] > padded[0] or kernel[1] > padded[1]:
         raise ValueError(f"{where}: kernel_size must not exceed the padded input size "
@@ -146,7 +151,7 @@ def _divisor(g, layout, count_include_pad):
     return _as_plane(layout, np.outer(rows, cols).astype(np.float64))
 
 
-def _common(where, layout, n_threads):
+def _check_layout_and_threads(where, layout, n_threads):
     layout = check_layout(where, layout)
     resolve_n_threads(where, n_threads)
     return layout
@@ -226,7 +231,7 @@ def max_pool2d(x, kernel_size, *, stride=None, padding=0, layout="NCHW", return_
         first maximum (row-major window order) in the unpadded H x W plane.
     """
     where = "max_pool2d"
-    layout = _common(where, layout, n_threads)
+    layout = _check_layout_and_threads(where, layout, n_threads)
     x = _image(where, "x", x, layout)
     check_choice(where, "return_indices", return_indices, (False, True))
     n, c, h, w = _unpack(x.shape, layout)
@@ -286,7 +291,7 @@ def max_pool2d_backward(dy, x, kernel_size, *, stride=None, padding=0, layout="N
     dx : ndarray of x's shape and dtype
     """
     where = "max_pool2d_backward"
-    layout = _common(where, layout, n_threads)
+    layout = _check_layout_and_threads(where, layout, n_threads)
     x = _image(where, "x", x, layout)
     n, c, h, w = _unpack(x.shape, layout)
     g = _windows(where, h, w, kernel_size, stride, padding)
@@ -328,7 +333,7 @@ def avg_pool2d(x, kernel_size, *, stride=None, padding=0, count_include_pad=True
         ``OH = (H + 2*ph - kh) // sh + 1`` and likewise ``OW``.
     """
     where = "avg_pool2d"
-    layout = _common(where, layout, n_threads)
+    layout = _check_layout_and_threads(where, layout, n_threads)
     x = _image(where, "x", x, layout)
     check_choice(where, "count_include_pad", count_include_pad, (True, False))
     n, c, h, w = _unpack(x.shape, layout)
@@ -362,7 +367,7 @@ def avg_pool2d_backward(dy, input_shape, kernel_size, *, stride=None, padding=0,
     dx : ndarray of shape ``input_shape``, dy's dtype
     """
     where = "avg_pool2d_backward"
-    layout = _common(where, layout, n_threads)
+    layout = _check_layout_and_threads(where, layout, n_threads)
     input_shape = _input_shape(where, input_shape, layout)
     check_choice(where, "count_include_pad", count_include_pad, (True, False))
     n, c, h, w = _unpack(input_shape, layout)
@@ -398,9 +403,7 @@ def global_avg_pool2d(x, *, layout="NCHW"):
     where = "global_avg_pool2d"
     layout = check_layout(where, layout)
     x = _image(where, "x", x, layout)
-    _, _, h, w = _unpack(x.shape, layout)
-    if h < 1 or w < 1:
-        raise ValueError(f"{where}: the input's H and W must be >= 1; got H={h}, W={w}")
+    _check_plane(where, *_unpack(x.shape, layout)[2:])
     return x.mean(axis=_spatial_axes(layout), dtype=np.float64).astype(x.dtype)
 
 
@@ -422,8 +425,7 @@ def global_avg_pool2d_backward(dy, input_shape, *, layout="NCHW"):
     layout = check_layout(where, layout)
     input_shape = _input_shape(where, input_shape, layout)
     n, c, h, w = _unpack(input_shape, layout)
-    if h < 1 or w < 1:
-        raise ValueError(f"{where}: input_shape must have H and W >= 1; got {input_shape}")
+    _check_plane(where, h, w)
     dy = as_array(where, "dy", dy, ndim=2, shape_hint="(N, C)")
     check_shape(where, "dy", dy, (n, c), "(N, C) of input_shape")
     share = (dy / np.float64(h * w)).astype(dy.dtype)
