@@ -10,6 +10,9 @@ Environment switches (read at build time):
     also left out automatically when the compiler cannot build a test program with it.
 ``FASTDL_DEBUG=1``
     turn Cython's bounds / wraparound / initialized checks back on and compile with ``-O0 -g``.
+``FASTDL_ONLY=_pool,_conv``
+    development: build only these extension modules (so that engineers working on different
+    families do not compile each other's half-written sources).
 ``FASTDL_EXTRA_CFLAGS`` / ``FASTDL_EXTRA_LDFLAGS``
     extra flags appended verbatim (e.g. ``-fsanitize=address,undefined``).
 
@@ -54,7 +57,7 @@ DEBUG = _env_flag("FASTDL_DEBUG")
 USE_OPENMP = not _env_flag("FASTDL_NO_OPENMP") and sys.platform != "win32" and _compiler_has_openmp()
 
 compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
-compile_args += ["-std=c99", "-fno-strict-aliasing"]
+compile_args += ["-std=c99", "-fno-strict-aliasing", "-fno-math-errno"]
 link_args = []
 if USE_OPENMP:
     compile_args.append("-fopenmp")
@@ -83,6 +86,9 @@ extensions = [
     )
     for pyx in sorted(glob.glob(os.path.join("fastdl", "_*.pyx")))
 ]
+ONLY = [m.strip() for m in os.environ.get("FASTDL_ONLY", "").split(",") if m.strip()]
+if ONLY:
+    extensions = [e for e in extensions if e.name.split(".")[-1] in ONLY]
 
 setup(
     ext_modules=cythonize(
