@@ -42,7 +42,7 @@ def gflop(case, pass_):
 
 
 def nchw_inputs(case):
-    """Read-only float32 x, w, b and dy in PyTorch's order: (N,C,H,W), (K,C,R,S), (K,), (N,K,Ho,Wo)."""
+    """Read-only float32 x, w, b, dy in PyTorch's order: (N,C,H,W), (K,C,R,S), (K,), (N,K,Ho,Wo)."""
     x_shape, w_shape, _, _ = CASES[case]
     dy_shape = (x_shape[0], w_shape[0]) + output_hw(case)
     return (bench_array(x_shape, seed=1), bench_array(w_shape, seed=2),

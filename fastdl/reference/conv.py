@@ -148,8 +148,7 @@ def zero_pad(x, padding, *, layout="NCHW"):
     layout = check_layout(where, layout)
     x = as_array(where, "x", x, ndim=4, shape_hint=_X_HINT[layout])
     pads = _resolve_padding(where, padding, names_allowed=False)
-    padded = _pad_channels_last(_channels_last(x, layout), pads)
-    return np.ascontiguousarray(padded.transpose(_from_channels_last_axes(layout)))
+    return _pad_spatial(x, pads, layout)
 
 
 # --- layout views ----------------------------------------------------------------------------
@@ -157,11 +156,6 @@ def zero_pad(x, padding, *, layout="NCHW"):
 def _channels_last(a, layout):
     """(N, H, W, C) view of an image batch in ``layout`` (no copy)."""
     return a if layout == "NHWC" else a.transpose(0, 2, 3, 1)
-
-
-def _from_channels_last_axes(layout):
-    """Axes turning an (N, H, W, C) array back into ``layout`` order."""
-    return (0, 1, 2, 3) if layout == "NHWC" else (0, 3, 1, 2)
 
 
 def _weights_rsck(w, layout):
@@ -177,9 +171,11 @@ def _weights_shape(layout, r, s, c, k):
     return (r, s, c, k) if layout == "NHWC" else (k, c, r, s)
 
 
-def _pad_channels_last(x, pads):
-    (top, bottom), (left, right) = pads
-    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+def _pad_spatial(x, pads, layout):
+    """Zero-pad the H and W axes of ``x`` (in ``layout``) by ((top, bottom), (left, right))."""
+    no_pad = (0, 0)
+    widths = (no_pad,) + pads + (no_pad,) if layout == "NHWC" else (no_pad, no_pad) + pads
+    return np.pad(x, widths)
 
 
 # --- conv2d ----------------------------------------------------------------------------------
@@ -220,7 +216,8 @@ def _conv_setup(where, x, w, stride, padding, layout):
 
 def _patches(x_cl, geom):
     """im2col as a view: (N, Ho, Wo, C, R, S) windows of the zero-padded input."""
-    windows = sliding_window_view(_pad_channels_last(x_cl, geom.pads), geom.kernel, axis=(1, 2))
+    windows = sliding_window_view(_pad_spatial(x_cl, geom.pads, "NHWC"), geom.kernel,
+                                  axis=(1, 2))
     sh, sw = geom.stride
     return windows[:, ::sh, ::sw]
 
