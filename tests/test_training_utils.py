@@ -126,7 +126,8 @@ def test_initialize_parameters_shapes_and_methods():
     (lambda: init.he((3,), rng="seed"), TypeError,
      "he: rng must be an int seed, a numpy.random.Generator or None; got str"),
     (lambda: init.he((3,), rng=-1), ValueError, "he: rng must be >= 0"),
-    (lambda: init.zeros((2,), dtype=np.int32), TypeError, "zeros: dtype must be float32 or float64"),
+    (lambda: init.zeros((2,), dtype=np.int32), TypeError,
+     "zeros: dtype must be float32 or float64"),
     (lambda: init.initialize_parameters([5, 3], method="uniform"), ValueError,
      "initialize_parameters: method must be one of"),
     (lambda: init.initialize_parameters([5]), ValueError,
@@ -207,7 +208,8 @@ def test_mini_batches_determinism_and_edge_sizes(impl):
     ((np.zeros(3), np.zeros(3)), {"seed": "x"}, TypeError, "random_mini_batches: seed must be"),
     ((np.array(["a", "b"]), np.zeros(2)), {}, TypeError,
      "random_mini_batches: X must have a numeric dtype"),
-    ((np.zeros(2), np.array([None, None])), {}, TypeError, "Y must have a numeric dtype; got object"),
+    ((np.zeros(2), np.array([None, None])), {}, TypeError,
+     "Y must have a numeric dtype; got object"),
     ((np.float64(1.0), np.zeros(1)), {}, ValueError, "X must have at least 1 dimension"),
 ])
 def test_mini_batches_bad_input(impl, args, kwargs, exc, match):
@@ -323,13 +325,14 @@ def test_numerical_gradient_perturbs_x_in_place_and_restores(impl):
     np.testing.assert_allclose(g, 2 * weights * x, rtol=1e-6)
 
     def failing(v):
-        v[1] = 99.0                      # f that scribbles on x and then fails
-        raise RuntimeError("boom")
+        if v[1] != -1.0:                 # fails while the second entry is perturbed
+            raise RuntimeError("boom")
+        return 0.0
 
     snapshot = x.copy()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="boom"):
         impl.numerical_gradient(failing, x)
-    assert x[0] == snapshot[0]                                  # entry under test restored
+    assert x.tobytes() == snapshot.tobytes()                    # restored bit for bit
     ro = np.array([1.0, 2.0])
     ro.flags.writeable = False
     np.testing.assert_allclose(impl.numerical_gradient(lambda v: float(v @ v), ro), [2, 4],
@@ -351,6 +354,7 @@ def test_gradient_check_zero_and_size_one_results(impl):
     assert impl.gradient_check(lambda v: 1.0, x, np.zeros(3)) == 0.0
     assert impl.gradient_check(lambda v: np.array([v.sum()]), x, np.ones(3)) < 1e-7
     assert impl.gradient_check(lambda v: 0.0, x, np.ones(3)) == pytest.approx(1.0)
+    assert math.isnan(impl.gradient_check(lambda v: 0.0, x, np.array([np.inf, 0, 0])))
 
 
 @pytest.mark.parametrize("call,exc,match", [

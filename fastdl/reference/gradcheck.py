@@ -71,8 +71,8 @@ def gradient_check(f, x, analytic_grad, *, eps=1e-7):
     """Relative difference between the numerical and an analytic gradient.
 
     ``||g_num - g|| / (||g_num|| + ||g||)`` (Euclidean norms over all entries; 0 when both
-    gradients are zero). Values around 1e-7 or below indicate a correct gradient with float64
-    inputs; above 1e-3 a bug.
+    gradients are zero, NaN when either holds inf or NaN). Values around 1e-7 or below
+    indicate a correct gradient with float64 inputs; above 1e-3 a bug.
 
     Parameters
     ----------
