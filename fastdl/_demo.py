@@ -11,6 +11,7 @@ with a seeded permutation. Models, built only on the public fastdl API:
 Each model runs on the native backend and on the NumPy reference (``--backend both``, the
 default) with the same seed, so both reach the same accuracy, and the speed-up is printed.
 """
+import sys
 import time
 
 import numpy as np
@@ -36,14 +37,16 @@ def load_digits_split(seed, dtype=np.float32):
 
 
 class Progress:
-    """tqdm progress bar when installed, else one plain line per epoch."""
+    """tqdm progress bar when installed and on a terminal, else a few plain lines."""
 
     def __init__(self, total, desc):
-        try:
-            from tqdm import tqdm
-            self._bar = tqdm(total=total, desc=desc, leave=False, ncols=88)
-        except ImportError:
-            self._bar = None
+        self._bar = None
+        if sys.stderr.isatty():
+            try:
+                from tqdm import tqdm
+                self._bar = tqdm(total=total, desc=desc, leave=False, ncols=88)
+            except ImportError:
+                pass
         self.desc, self.total, self.count = desc, total, 0
 
     def update(self, **metrics):
