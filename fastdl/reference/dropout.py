@@ -125,9 +125,3 @@ def dropout_backward(dy, mask, keep_prob):
     check_shape(where, "mask", mask, dy.shape, "(the shape of dy)")
     return _apply_mask(dy, mask, keep_prob, np.empty(dy.shape, dtype=dy.dtype))
 
-
-# WORKAROUND: fastdl/reference/__init__.py reads each family's ``__all__`` from the package
-# attribute named after the family, and ``from .dropout import *`` rebinds that attribute to
-# the function above. Until that lookup goes through ``sys.modules``, the function carries the
-# family's list as well (remove this line then).
-dropout.__all__ = __all__
