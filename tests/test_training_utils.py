@@ -377,3 +377,14 @@ def test_gradient_check_zero_and_size_one_results(impl):
 def test_gradcheck_bad_input(impl, call, exc, match):
     with pytest.raises(exc, match=match):
         call(impl)
+
+
+@pytest.mark.parametrize("method,expected_var", [
+    ("xavier", 1 / 500), ("he", 2 / 500), ("random_small", 0.01 ** 2)])
+def test_init_variance_on_a_million_draws(method, expected_var):
+    """Issue 7: the empirical variance is within 2% of the target on 10**6 draws
+    (fan_in of a (2000, 500) weight is 500)."""
+    w = getattr(init, method)((2000, 500), rng=7)
+    assert w.size == 10**6
+    assert w.var() == pytest.approx(expected_var, rel=0.02)
+    assert abs(w.mean()) < 4 * np.sqrt(expected_var / w.size)
