@@ -24,7 +24,8 @@ def build_parser():
     demo = sub.add_parser("demo", help="train the course's models on the digits data set")
     demo.add_argument("--quick", action="store_true", help="a CI-sized run (few epochs)")
     demo.add_argument("--epochs", type=_positive_int, default=None,
-                      help="epochs of the neural network (default 40; 5 with --quick)")
+                      help="epochs of the dense network and the CNN (default 40 and 15; 5 and 3 "
+                           "with --quick)")
     demo.add_argument("--threads", type=_positive_int, default=None,
                       help="kernel threads (default: OMP_NUM_THREADS or all cores)")
     demo.add_argument("--backend", choices=("native", "numpy", "both"), default="both",

@@ -14,17 +14,21 @@ returns a fresh array from its last layer, so a model's result is never overwrit
 Errors name the layer and the mismatch, e.g. ``Conv2D(16→32): expected 16 input channels,
 got 3``.
 """
+import importlib
+
 import numpy as np
 
 from .. import activations as _act
 from .. import conv as _conv
 from .. import dense as _dense
-from .. import dropout as _drop
 from .. import norm as _norm
 from .. import pool as _pool
 from .. import init as _init
 from .._validation import as_float, as_int, as_pair, check_choice, check_layout
 from ._util import BufferCache, float_dtype
+
+# The dropout module is shadowed by the dropout function in the fastdl namespace.
+_drop = importlib.import_module("fastdl.dropout")
 
 __all__ = ["Layer", "Linear", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D",
            "BatchNorm", "Dropout", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh"]
