@@ -66,13 +66,17 @@ def naive_crop(x, size, padding, tops, lefts):
 
 # --- signatures ----------------------------------------------------------------------------
 
+# API.md's signatures plus the keyword-only out= and n_threads= of the kernel issue.
 API_SIGNATURES = {
-    "flip": "(x, *, axis='horizontal', layout='NHWC')",
-    "random_flip": "(x, p=0.5, *, seed=None, rng=None, layout='NHWC')",
-    "random_crop": "(x, size, *, padding=0, seed=None, rng=None, layout='NHWC')",
-    "color_shift": "(x, shifts, *, layout='NHWC')",
-    "random_color_shift": "(x, max_shift, *, seed=None, rng=None, layout='NHWC')",
-    "pca_color_augment": "(x, eigvals, eigvecs, alphas, *, layout='NHWC')",
+    "flip": "(x, *, axis='horizontal', layout='NHWC', out=None, n_threads=None)",
+    "random_flip": "(x, p=0.5, *, seed=None, rng=None, layout='NHWC', out=None, n_threads=None)",
+    "random_crop": "(x, size, *, padding=0, seed=None, rng=None, layout='NHWC', out=None, "
+                   "n_threads=None)",
+    "color_shift": "(x, shifts, *, layout='NHWC', out=None, n_threads=None)",
+    "random_color_shift": "(x, max_shift, *, seed=None, rng=None, layout='NHWC', out=None, "
+                          "n_threads=None)",
+    "pca_color_augment": "(x, eigvals, eigvecs, alphas, *, layout='NHWC', out=None, "
+                         "n_threads=None)",
 }
 
 

@@ -2,7 +2,10 @@
 
 Every op takes a 4-D batch ``x`` of dtype uint8, float32 or float64, laid out ``(N, H, W, C)``
 (``layout="NHWC"``, the default here) or ``(N, C, H, W)`` (``layout="NCHW"``), and returns a
-new C-contiguous array of the same dtype and layout (``x`` is never modified). uint8 results
+new C-contiguous array of the same dtype and layout (``x`` is never modified), or writes it into
+``out=`` (a writeable array of the result's shape and dtype, any strides; it may be ``x``
+itself) and returns ``out``. ``n_threads`` (int >= 1 or None) is validated and used by the
+native kernels; the reference runs on one thread. uint8 results
 saturate: additive ops round their shift to the nearest integer (half to even, ``np.rint``)
 and clip the sum to [0, 255]. Float results are ``x + shift`` computed in x's dtype.
 
@@ -28,8 +31,9 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .._config import resolve_n_threads
 from .._validation import (IMAGE_DTYPES, as_array, as_float, as_pair, check_choice,
-                           check_layout, check_shape)
+                           check_layout, check_out, check_shape)
 from . import _random
 
 __all__ = ["flip", "random_flip", "random_crop", "color_shift", "random_color_shift",
@@ -46,6 +50,13 @@ def _image_batch(where, x, layout):
     layout = check_layout(where, layout)
     x = as_array(where, "x", x, dtypes=IMAGE_DTYPES, ndim=4, shape_hint=_SHAPE_HINTS[layout])
     return x, _AXES[layout]
+
+
+def _crop_shape(x, layout, crop_h, crop_w):
+    """Shape of the crops of batch ``x``: (N, h, w, C) or (N, C, h, w)."""
+    if layout == "NCHW":
+        return (x.shape[0], x.shape[1], crop_h, crop_w)
+    return (x.shape[0], crop_h, crop_w, x.shape[3])
 
 
 def _real_array(where, name, v, shape, hint=""):
@@ -67,31 +78,107 @@ def _check_finite_for_uint8(where, name, x, values):
         raise ValueError(f"{where}: {name} must be finite for uint8 images")
 
 
-def _add_channel_shifts(x, shifts, channel_axis):
-    """``x`` plus a per-channel shift, saturating for uint8.
+def _check_out(where, out, shape, dtype, n_threads):
+    """Validate ``out`` (None, or a writeable array of ``shape`` and ``dtype``) and
+    ``n_threads``; return ``out``."""
+    if out is not None:
+        out = check_out(where, out, shape, dtype)
+    resolve_n_threads(where, n_threads)
+    return out
+
+
+def _deliver(result, out):
+    """``result``, or ``out`` holding it (``out`` may overlap the input: result is a copy)."""
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def _shift_table(x, shifts):
+    """The per-channel shifts as added to ``x``: a 2-D ``(N or 1, C)`` table, int16 for uint8
+    images (rounded with ``np.rint``, clipped to ±255), x's dtype for float images.
 
     ``shifts`` is float64 ``(C,)`` (same for every image) or ``(N, C)`` (per image).
     """
     shifts = np.atleast_2d(shifts)
-    shape = [1] * x.ndim
-    shape[0], shape[channel_axis] = shifts.shape
-    shifts = shifts.reshape(shape)
-    out = np.empty(x.shape, dtype=x.dtype)
     if x.dtype == np.uint8:
         # Any shift beyond ±255 saturates every pixel, so clipping it first keeps the sum
         # inside int16 without changing the result.
-        whole = np.clip(np.rint(shifts), -255, 255).astype(np.int16)
-        wide = np.add(x, whole, dtype=np.int16)
+        return np.clip(np.rint(shifts), -255, 255).astype(np.int16)
+    with np.errstate(over="ignore"):     # a shift beyond float32's range becomes ±inf
+        return shifts.astype(x.dtype)
+
+
+def _add_channel_shifts(x, shifts, channel_axis):
+    """``x`` plus a per-channel shift, saturating for uint8 (``shifts`` as in _shift_table)."""
+    table = _shift_table(x, shifts)
+    shape = [1] * x.ndim
+    shape[0], shape[channel_axis] = table.shape
+    table = table.reshape(shape)
+    out = np.empty(x.shape, dtype=x.dtype)
+    if x.dtype == np.uint8:
+        wide = np.add(x, table, dtype=np.int16)
         np.clip(wide, 0, 255, out=wide)
         out[...] = wide
     else:
-        with np.errstate(over="ignore"):     # a shift beyond float32's range becomes ±inf
-            shifts = shifts.astype(x.dtype)
-        np.add(x, shifts, out=out)
+        np.add(x, table, out=out)
     return out
 
 
-def flip(x, *, axis="horizontal", layout="NHWC"):
+def _flip_coins(key, n, p):
+    """Whether each of ``n`` images is mirrored: ``bernoulli(key, i, p)`` at counter ``i``."""
+    return _random.bernoulli(key, np.arange(n), p)
+
+
+def _crop_geometry(where, x, h_axis, w_axis, size, padding):
+    """Validate ``size`` and ``padding``; return ``(crop_h, crop_w, pad_h, pad_w)``."""
+    crop_h, crop_w = as_pair(where, "size", size, min_value=1)
+    pad_h, pad_w = as_pair(where, "padding", padding, min_value=0)
+    padded_h, padded_w = x.shape[h_axis] + 2 * pad_h, x.shape[w_axis] + 2 * pad_w
+    if crop_h > padded_h or crop_w > padded_w:
+        raise ValueError(f"{where}: size must be at most the padded image size "
+                         f"({padded_h}, {padded_w}); got ({crop_h}, {crop_w})")
+    return crop_h, crop_w, pad_h, pad_w
+
+
+def _crop_offsets(key, n, room_h, room_w):
+    """int64 ``(tops, lefts)`` of ``n`` crops: uniform in ``[0, room_h)`` at counters ``2*i``
+    and in ``[0, room_w)`` at counters ``2*i + 1``."""
+    counters = 2 * np.arange(n)
+    return _random.integers(key, counters, room_h), _random.integers(key, counters + 1, room_w)
+
+
+def _random_shifts(key, n, c, max_shift):
+    """float64 ``(n, c)`` shifts ``max_shift * (2 * uniform(key, i*C + c) - 1)``."""
+    counters = np.arange(n * c).reshape(n, c)          # i*C + c
+    return max_shift * (2.0 * _random.uniform(key, counters) - 1.0)
+
+
+def _channel_shifts(where, x, c_axis, shifts):
+    """Validate ``color_shift``'s ``shifts``: float64 ``(C,)``, finite for uint8 images."""
+    shifts = _real_array(where, "shifts", shifts, (x.shape[c_axis],), "(one per channel)")
+    _check_finite_for_uint8(where, "shifts", x, shifts)
+    return shifts
+
+
+def _pca_offsets(where, x, c_axis, eigvals, eigvecs, alphas):
+    """Validate the PCA parameters; return the float64 offsets, ``(N, C)`` or ``(1, C)``."""
+    n, c = x.shape[0], x.shape[c_axis]
+    eigvals = _real_array(where, "eigvals", eigvals, (c,), "(one per channel)")
+    eigvecs = _real_array(where, "eigvecs", eigvecs, (c, c), "(eigenvectors in columns)")
+    alphas_shape = (c,) if np.ndim(alphas) == 1 else (n, c)
+    alphas = _real_array(where, "alphas", alphas, alphas_shape,
+                         "(per image (N, C), or (C,) for all)")
+    # Non-finite or huge parameters give inf/NaN offsets that propagate like NumPy for float
+    # images (and are rejected for uint8), without a floating-point warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        offsets = (alphas * eigvals) @ eigvecs.T      # row i: eigvecs @ (alphas[i] * eigvals)
+    _check_finite_for_uint8(where, "the offsets eigvecs @ (alphas * eigvals)", x, offsets)
+    return np.atleast_2d(offsets)
+
+
+def flip(x, *, axis="horizontal", layout="NHWC", out=None, n_threads=None):
     """Mirror every image of a batch.
 
     Parameters
@@ -100,6 +187,10 @@ def flip(x, *, axis="horizontal", layout="NHWC"):
     axis : {"horizontal", "vertical"}
         ``"horizontal"`` reverses W (left-right mirror), ``"vertical"`` reverses H.
     layout : {"NHWC", "NCHW"}
+    out : ndarray, optional
+        Written with the result and returned (shape and dtype of the result, writeable).
+    n_threads : int >= 1 or None
+        Threads of the native kernel (None: ``fastdl.get_num_threads()``).
 
     Returns
     -------
@@ -107,10 +198,11 @@ def flip(x, *, axis="horizontal", layout="NHWC"):
     """
     x, (h_axis, w_axis, _) = _image_batch("flip", x, layout)
     axis = check_choice("flip", "axis", axis, _FLIP_AXES)
-    return np.flip(x, w_axis if axis == "horizontal" else h_axis).copy()
+    out = _check_out("flip", out, x.shape, x.dtype, n_threads)
+    return _deliver(np.flip(x, w_axis if axis == "horizontal" else h_axis).copy(), out)
 
 
-def random_flip(x, p=0.5, *, seed=None, rng=None, layout="NHWC"):
+def random_flip(x, p=0.5, *, seed=None, rng=None, layout="NHWC", out=None, n_threads=None):
     """Mirror each image horizontally (W reversed) with probability ``p``, independently.
 
     Image ``i`` is flipped when ``bernoulli(key, counter=i, p)`` of
@@ -127,6 +219,10 @@ def random_flip(x, p=0.5, *, seed=None, rng=None, layout="NHWC"):
         Draws the generator's key instead of ``seed`` (pass at most one of the two; with
         neither the key comes from OS entropy).
     layout : {"NHWC", "NCHW"}
+    out : ndarray, optional
+        Written with the result and returned (shape and dtype of the result, writeable).
+    n_threads : int >= 1 or None
+        Threads of the native kernel (None: ``fastdl.get_num_threads()``).
 
     Returns
     -------
@@ -134,14 +230,16 @@ def random_flip(x, p=0.5, *, seed=None, rng=None, layout="NHWC"):
     """
     x, (_, w_axis, _) = _image_batch("random_flip", x, layout)
     p = as_float("random_flip", "p", p, low=0.0, high=1.0)
+    out = _check_out("random_flip", out, x.shape, x.dtype, n_threads)
     key = _random.make_key("random_flip", seed, rng)
-    flipped = _random.bernoulli(key, np.arange(x.shape[0]), p)
-    out = x.copy()
-    out[flipped] = np.flip(x[flipped], w_axis)
-    return out
+    flipped = _flip_coins(key, x.shape[0], p)
+    result = x.copy()
+    result[flipped] = np.flip(x[flipped], w_axis)
+    return _deliver(result, out)
 
 
-def random_crop(x, size, *, padding=0, seed=None, rng=None, layout="NHWC"):
+def random_crop(x, size, *, padding=0, seed=None, rng=None, layout="NHWC", out=None,
+                n_threads=None):
     """Crop each image at a random position, after optional zero padding.
 
     Every image is padded with ``padding`` zeros on each side, then cropped to ``size`` at
@@ -159,24 +257,23 @@ def random_crop(x, size, *, padding=0, seed=None, rng=None, layout="NHWC"):
     rng : numpy.random.Generator, optional
         As in :func:`random_flip`.
     layout : {"NHWC", "NCHW"}
+    out : ndarray, optional
+        Written with the result and returned (shape and dtype of the result, writeable).
+    n_threads : int >= 1 or None
+        Threads of the native kernel (None: ``fastdl.get_num_threads()``).
 
     Returns
     -------
     y : ndarray of shape (N, h, w, C) (NHWC) or (N, C, h, w) (NCHW), x's dtype
     """
     where = "random_crop"
-    x, (h_axis, w_axis, _) = _image_batch(where, x, layout)
-    crop_h, crop_w = as_pair(where, "size", size, min_value=1)
-    pad_h, pad_w = as_pair(where, "padding", padding, min_value=0)
-    padded_h, padded_w = x.shape[h_axis] + 2 * pad_h, x.shape[w_axis] + 2 * pad_w
-    if crop_h > padded_h or crop_w > padded_w:
-        raise ValueError(f"{where}: size must be at most the padded image size "
-                         f"({padded_h}, {padded_w}); got ({crop_h}, {crop_w})")
-    key = _random.make_key(where, seed, rng)
+    x, (h_axis, w_axis, c_axis) = _image_batch(where, x, layout)
+    crop_h, crop_w, pad_h, pad_w = _crop_geometry(where, x, h_axis, w_axis, size, padding)
     n = x.shape[0]
-    counters = 2 * np.arange(n)
-    tops = _random.integers(key, counters, padded_h - crop_h + 1)
-    lefts = _random.integers(key, counters + 1, padded_w - crop_w + 1)
+    out = _check_out(where, out, _crop_shape(x, layout, crop_h, crop_w), x.dtype, n_threads)
+    key = _random.make_key(where, seed, rng)
+    padded_h, padded_w = x.shape[h_axis] + 2 * pad_h, x.shape[w_axis] + 2 * pad_w
+    tops, lefts = _crop_offsets(key, n, padded_h - crop_h + 1, padded_w - crop_w + 1)
 
     pad_width = [(0, 0)] * 4
     pad_width[h_axis], pad_width[w_axis] = (pad_h, pad_h), (pad_w, pad_w)
@@ -184,12 +281,13 @@ def random_crop(x, size, *, padding=0, seed=None, rng=None, layout="NHWC"):
     # windows[i, ..., top, left, ..., :, :] is the (crop_h, crop_w) crop at (top, left).
     windows = sliding_window_view(padded, (crop_h, crop_w), axis=(h_axis, w_axis))
     if layout == "NCHW":
-        return np.ascontiguousarray(windows[np.arange(n), :, tops, lefts])   # (N, C, h, w)
+        crops = windows[np.arange(n), :, tops, lefts]                        # (N, C, h, w)
+        return _deliver(np.ascontiguousarray(crops), out)
     crops = windows[np.arange(n), tops, lefts]                               # (N, C, h, w)
-    return np.ascontiguousarray(np.moveaxis(crops, 1, 3))
+    return _deliver(np.ascontiguousarray(np.moveaxis(crops, 1, 3)), out)
 
 
-def color_shift(x, shifts, *, layout="NHWC"):
+def color_shift(x, shifts, *, layout="NHWC", out=None, n_threads=None):
     """Add a per-channel constant to every pixel of every image.
 
     Parameters
@@ -200,19 +298,23 @@ def color_shift(x, shifts, *, layout="NHWC"):
         first). uint8 images: shifts rounded to the nearest integer (``np.rint``, must be
         finite), result saturated to [0, 255].
     layout : {"NHWC", "NCHW"}
+    out : ndarray, optional
+        Written with the result and returned (shape and dtype of the result, writeable).
+    n_threads : int >= 1 or None
+        Threads of the native kernel (None: ``fastdl.get_num_threads()``).
 
     Returns
     -------
     y : ndarray of x's shape and dtype
     """
     x, (_, _, c_axis) = _image_batch("color_shift", x, layout)
-    shifts = _real_array("color_shift", "shifts", shifts, (x.shape[c_axis],),
-                         "(one per channel)")
-    _check_finite_for_uint8("color_shift", "shifts", x, shifts)
-    return _add_channel_shifts(x, shifts, c_axis)
+    shifts = _channel_shifts("color_shift", x, c_axis, shifts)
+    out = _check_out("color_shift", out, x.shape, x.dtype, n_threads)
+    return _deliver(_add_channel_shifts(x, shifts, c_axis), out)
 
 
-def random_color_shift(x, max_shift, *, seed=None, rng=None, layout="NHWC"):
+def random_color_shift(x, max_shift, *, seed=None, rng=None, layout="NHWC", out=None,
+                       n_threads=None):
     """Add a random per-image, per-channel shift uniform in ``[-max_shift, max_shift)``.
 
     The shift of channel ``c`` of image ``i`` is ``max_shift * (2u - 1)`` with
@@ -229,6 +331,10 @@ def random_color_shift(x, max_shift, *, seed=None, rng=None, layout="NHWC"):
     rng : numpy.random.Generator, optional
         As in :func:`random_flip`.
     layout : {"NHWC", "NCHW"}
+    out : ndarray, optional
+        Written with the result and returned (shape and dtype of the result, writeable).
+    n_threads : int >= 1 or None
+        Threads of the native kernel (None: ``fastdl.get_num_threads()``).
 
     Returns
     -------
@@ -237,14 +343,13 @@ def random_color_shift(x, max_shift, *, seed=None, rng=None, layout="NHWC"):
     where = "random_color_shift"
     x, (_, _, c_axis) = _image_batch(where, x, layout)
     max_shift = as_float(where, "max_shift", max_shift, low=0.0, high=math.inf, high_open=True)
+    out = _check_out(where, out, x.shape, x.dtype, n_threads)
     key = _random.make_key(where, seed, rng)
-    n, c = x.shape[0], x.shape[c_axis]
-    counters = np.arange(n * c).reshape(n, c)          # i*C + c
-    shifts = max_shift * (2.0 * _random.uniform(key, counters) - 1.0)
-    return _add_channel_shifts(x, shifts, c_axis)
+    shifts = _random_shifts(key, x.shape[0], x.shape[c_axis], max_shift)
+    return _deliver(_add_channel_shifts(x, shifts, c_axis), out)
 
 
-def pca_color_augment(x, eigvals, eigvecs, alphas, *, layout="NHWC"):
+def pca_color_augment(x, eigvals, eigvecs, alphas, *, layout="NHWC", out=None, n_threads=None):
     """AlexNet-style lighting noise: add ``eigvecs @ (alphas * eigvals)`` to every pixel.
 
     With the eigen-decomposition of the pixel colours' covariance (columns of ``eigvecs`` are
@@ -262,6 +367,10 @@ def pca_color_augment(x, eigvals, eigvecs, alphas, *, layout="NHWC"):
     alphas : array_like of shape (N, C) or (C,), real
         Per-image coefficients, or one set shared by every image.
     layout : {"NHWC", "NCHW"}
+    out : ndarray, optional
+        Written with the result and returned (shape and dtype of the result, writeable).
+    n_threads : int >= 1 or None
+        Threads of the native kernel (None: ``fastdl.get_num_threads()``).
 
     Returns
     -------
@@ -270,15 +379,6 @@ def pca_color_augment(x, eigvals, eigvecs, alphas, *, layout="NHWC"):
     """
     where = "pca_color_augment"
     x, (_, _, c_axis) = _image_batch(where, x, layout)
-    n, c = x.shape[0], x.shape[c_axis]
-    eigvals = _real_array(where, "eigvals", eigvals, (c,), "(one per channel)")
-    eigvecs = _real_array(where, "eigvecs", eigvecs, (c, c), "(eigenvectors in columns)")
-    alphas_shape = (c,) if np.ndim(alphas) == 1 else (n, c)
-    alphas = _real_array(where, "alphas", alphas, alphas_shape,
-                         "(per image (N, C), or (C,) for all)")
-    # Non-finite or huge parameters give inf/NaN offsets that propagate like NumPy for float
-    # images (and are rejected for uint8), without a floating-point warning.
-    with np.errstate(over="ignore", invalid="ignore"):
-        offsets = (alphas * eigvals) @ eigvecs.T      # row i: eigvecs @ (alphas[i] * eigvals)
-    _check_finite_for_uint8(where, "the offsets eigvecs @ (alphas * eigvals)", x, offsets)
-    return _add_channel_shifts(x, offsets, c_axis)
+    offsets = _pca_offsets(where, x, c_axis, eigvals, eigvecs, alphas)
+    out = _check_out(where, out, x.shape, x.dtype, n_threads)
+    return _deliver(_add_channel_shifts(x, offsets, c_axis), out)

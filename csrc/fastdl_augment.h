@@ -1,0 +1,416 @@
+/* Pixel work of the augmentation ops: row copies (flips, crops) and per-channel shifts.
+ *
+ * A batch is seen as N images of A planes (A = C for NCHW, 1 for NHWC), each plane a stack of
+ * output rows of `px` pixels, each pixel `g` elements (g = C for NHWC, 1 for NCHW) of `e`
+ * bytes. The output is C-contiguous; the input may have any byte strides (negative and zero
+ * included). Work is handed out in ranges of output rows [r0, r1): every output byte is
+ * written by exactly one row, so results do not depend on how the rows are split across
+ * threads, and no row function writes outside its own output row.
+ *
+ * The caller (fastdl/_augment.pyx) fills a fastdl_aug_job and checks every index: per-image
+ * tables (flip flags, crop offsets, shifts) have already been drawn and validated in Python.
+ */
+#ifndef FASTDL_AUGMENT_H
+#define FASTDL_AUGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "fastdl_simd.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define FASTDL_AUG_X86 1
+#else
+#define FASTDL_AUG_X86 0
+#endif
+
+enum {
+    FASTDL_AUG_FLIP_H = 0,     /* every image mirrored left-right */
+    FASTDL_AUG_FLIP_V = 1,     /* every image mirrored top-bottom */
+    FASTDL_AUG_FLIP_SOME = 2,  /* image n mirrored left-right when flags[n] */
+    FASTDL_AUG_CROP = 3,       /* zero-padded crop at (tops[n], lefts[n]) of the padded image */
+    FASTDL_AUG_SHIFT = 4       /* y = x + shift[n, c] (uint8: saturating) */
+};
+
+enum { FASTDL_AUG_U8 = 0, FASTDL_AUG_F32 = 1, FASTDL_AUG_F64 = 2 };
+
+/* Largest pixel width (elements) for which a shift pattern is laid out; wider pixels loop
+ * over their channels directly. The pattern holds 32 pixels: a multiple of 32 bytes. */
+#define FASTDL_AUG_PATTERN_MAX_G 16
+#define FASTDL_AUG_PATTERN_PIXELS 32
+#define FASTDL_AUG_PATTERN_LEN (FASTDL_AUG_PATTERN_MAX_G * FASTDL_AUG_PATTERN_PIXELS)
+
+typedef struct {
+    int mode;                  /* FASTDL_AUG_* */
+    int dtype;                 /* FASTDL_AUG_U8 / F32 / F64 (shift only) */
+    const char *x;             /* input, element (0, 0, 0, 0) */
+    char *y;                   /* output, C-contiguous (n, a, rows, px, g) */
+    ptrdiff_t n, a, rows, px, g, e;   /* output geometry; e = bytes per element */
+    ptrdiff_t in_rows, in_px;  /* input rows per plane and pixels per row */
+    ptrdiff_t sn, sa, sr, sp, sg;     /* input byte strides: image, plane, row, pixel, element */
+    const uint8_t *flags;      /* FLIP_SOME: (n,) 0/1 */
+    const int64_t *tops, *lefts;      /* CROP: (n,) offsets in the padded image */
+    ptrdiff_t pad_r, pad_p;    /* CROP: zero rows above, zero pixels left */
+    /* SHIFT: per-image tables of shape (n or 1, channels), row stride `shift_stride`
+     * (0 when one row serves every image). uint8 uses plus/minus (shift = plus - minus, one
+     * of them 0); float32 / float64 use shift (of the element type). */
+    const void *shift;
+    const uint8_t *plus, *minus;
+    ptrdiff_t shift_stride, channels;
+} fastdl_aug_job;
+
+/* ---------------------------------------------------------------------------------------
+ * Row copies. dst: n contiguous pixels of k bytes; src: the source pixel of dst pixel 0;
+ * the source pixel of dst pixel q is src + q * step (step may be negative: a mirror).
+ * ------------------------------------------------------------------------------------- */
+
+/* Mirror of 3-byte pixels (RGB uint8): 5 pixels per 16-byte shuffle. Each 16-byte store
+ * also writes one byte of the next pixel, rewritten by the next store or the scalar tail;
+ * loads and stores stay inside the source and destination rows. */
+#if FASTDL_AUG_X86
+__attribute__((target("ssse3")))
+static void fastdl_aug_mirror3_ssse3(uint8_t *FASTDL_RESTRICT d, const uint8_t *FASTDL_RESTRICT s,
+                                     ptrdiff_t n)
+{
+    /* Loaded bytes b[0..15] start one byte before source pixel q+4: pixel q+4 is b[1..3],
+     * ..., pixel q is b[13..15]. Destination order: pixel q first. */
+    const __m128i order = _mm_setr_epi8(13, 14, 15, 10, 11, 12, 7, 8, 9, 4, 5, 6, 1, 2, 3, 0);
+    ptrdiff_t q = 0;
+    for (; q + 6 <= n; q += 5) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s - 3 * (q + 4) - 1));
+        _mm_storeu_si128((__m128i *)(d + 3 * q), _mm_shuffle_epi8(v, order));
+    }
+    for (; q < n; q++) {
+        d[3 * q] = s[-3 * q];
+        d[3 * q + 1] = s[-3 * q + 1];
+        d[3 * q + 2] = s[-3 * q + 2];
+    }
+}
+#endif
+
+/* Mirror of 1-byte pixels: 16 at a time with one shuffle. */
+#if FASTDL_AUG_X86
+__attribute__((target("ssse3")))
+static void fastdl_aug_mirror1_ssse3(uint8_t *FASTDL_RESTRICT d, const uint8_t *FASTDL_RESTRICT s,
+                                     ptrdiff_t n)
+{
+    const __m128i order = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    ptrdiff_t q = 0;
+    for (; q + 16 <= n; q += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s - q - 15));
+        _mm_storeu_si128((__m128i *)(d + q), _mm_shuffle_epi8(v, order));
+    }
+    for (; q < n; q++) d[q] = s[-q];
+}
+#endif
+
+static int fastdl_aug_have_ssse3(void)
+{
+#if FASTDL_AUG_X86
+    static int known = -1;      /* benign race: every thread computes the same value */
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("ssse3") ? 1 : 0;
+    }
+    return known;
+#else
+    return 0;
+#endif
+}
+
+/* Fixed-size mirrors: the compiler turns the fixed memcpy into plain moves. */
+#define FASTDL_AUG_MIRROR_FIXED(K)                                                            \
+FASTDL_CLONES static void fastdl_aug_mirror_##K(char *FASTDL_RESTRICT d,                      \
+        const char *FASTDL_RESTRICT s, ptrdiff_t n)                                           \
+{                                                                                             \
+    for (ptrdiff_t q = 0; q < n; q++) memcpy(d + (K) * q, s - (K) * q, (K));                  \
+}
+FASTDL_AUG_MIRROR_FIXED(2)
+FASTDL_AUG_MIRROR_FIXED(3)
+FASTDL_AUG_MIRROR_FIXED(4)
+FASTDL_AUG_MIRROR_FIXED(6)
+FASTDL_AUG_MIRROR_FIXED(8)
+FASTDL_AUG_MIRROR_FIXED(16)
+FASTDL_AUG_MIRROR_FIXED(24)
+FASTDL_AUG_MIRROR_FIXED(32)
+
+/* 12-byte pixels (RGB float32): 16-byte moves; each store's last 4 bytes belong to the next
+ * pixel and are rewritten by the next store. The first source pixel (the row's last) and the
+ * last destination pixel are moved exactly, so nothing outside the rows is touched. */
+static void fastdl_aug_mirror_12(char *FASTDL_RESTRICT d, const char *FASTDL_RESTRICT s,
+                                 ptrdiff_t n)
+{
+    if (n <= 0) return;
+    memcpy(d, s, 12);
+    ptrdiff_t q = 1;
+    for (; q + 1 < n; q++) memcpy(d + 12 * q, s - 12 * q, 16);
+    if (q < n) memcpy(d + 12 * q, s - 12 * q, 12);
+}
+
+static void fastdl_aug_mirror_any(char *FASTDL_RESTRICT d, const char *FASTDL_RESTRICT s,
+                                  ptrdiff_t n, ptrdiff_t k)
+{
+    for (ptrdiff_t q = 0; q < n; q++) memcpy(d + k * q, s - k * q, (size_t)k);
+}
+
+/* Mirror of contiguous k-byte pixels. */
+static void fastdl_aug_mirror(char *d, const char *s, ptrdiff_t n, ptrdiff_t k)
+{
+    switch (k) {
+    case 1:
+#if FASTDL_AUG_X86
+        if (fastdl_aug_have_ssse3()) {
+            fastdl_aug_mirror1_ssse3((uint8_t *)d, (const uint8_t *)s, n);
+            return;
+        }
+#endif
+        for (ptrdiff_t q = 0; q < n; q++) d[q] = s[-q];
+        return;
+    case 2: fastdl_aug_mirror_2(d, s, n); return;
+    case 3:
+#if FASTDL_AUG_X86
+        if (fastdl_aug_have_ssse3()) {
+            fastdl_aug_mirror3_ssse3((uint8_t *)d, (const uint8_t *)s, n);
+            return;
+        }
+#endif
+        fastdl_aug_mirror_3(d, s, n);
+        return;
+    case 4: fastdl_aug_mirror_4(d, s, n); return;
+    case 6: fastdl_aug_mirror_6(d, s, n); return;
+    case 8: fastdl_aug_mirror_8(d, s, n); return;
+    case 12: fastdl_aug_mirror_12(d, s, n); return;
+    case 16: fastdl_aug_mirror_16(d, s, n); return;
+    case 24: fastdl_aug_mirror_24(d, s, n); return;
+    case 32: fastdl_aug_mirror_32(d, s, n); return;
+    default: fastdl_aug_mirror_any(d, s, n, k); return;
+    }
+}
+
+/* Any strides: pixel q, element j from src + q * step + j * sg (e bytes each). */
+static void fastdl_aug_gather(char *FASTDL_RESTRICT d, const char *FASTDL_RESTRICT s,
+                              ptrdiff_t n, ptrdiff_t step, ptrdiff_t g, ptrdiff_t sg,
+                              ptrdiff_t e)
+{
+    for (ptrdiff_t q = 0; q < n; q++) {
+        const char *p = s + q * step;
+        for (ptrdiff_t j = 0; j < g; j++, d += e) {
+            switch (e) {
+            case 1: *d = p[j * sg]; break;
+            case 4: memcpy(d, p + j * sg, 4); break;
+            case 8: memcpy(d, p + j * sg, 8); break;
+            default: memcpy(d, p + j * sg, (size_t)e); break;
+            }
+        }
+    }
+}
+
+/* Copy n pixels: the source pixel of destination pixel q is src + q * step. */
+static void fastdl_aug_copy_pixels(const fastdl_aug_job *job, char *d, const char *s,
+                                   ptrdiff_t n, ptrdiff_t step)
+{
+    const ptrdiff_t k = job->g * job->e;          /* bytes per pixel */
+    const int packed = job->g == 1 || job->sg == job->e;
+    if (n <= 0) return;
+    if (packed && step == k) memcpy(d, s, (size_t)(n * k));
+    else if (packed && step == -k) fastdl_aug_mirror(d, s, n, k);
+    else fastdl_aug_gather(d, s, n, step, job->g, job->sg, job->e);
+}
+
+/* Output rows [r0, r1) of a flip or crop. */
+static void fastdl_aug_copy_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t row_bytes = job->px * job->g * job->e, k = job->g * job->e;
+    const ptrdiff_t per_image = job->a * job->rows;
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const ptrdiff_t i = r / per_image, t = r - i * per_image;
+        const ptrdiff_t plane = t / job->rows, row = t - plane * job->rows;
+        char *d = job->y + r * row_bytes;
+        const char *base = job->x + i * job->sn + plane * job->sa;
+        switch (job->mode) {
+        case FASTDL_AUG_FLIP_H:
+            fastdl_aug_copy_pixels(job, d, base + row * job->sr + (job->in_px - 1) * job->sp,
+                                   job->px, -job->sp);
+            break;
+        case FASTDL_AUG_FLIP_V:
+            fastdl_aug_copy_pixels(job, d, base + (job->in_rows - 1 - row) * job->sr, job->px,
+                                   job->sp);
+            break;
+        case FASTDL_AUG_FLIP_SOME:
+            if (job->flags[i])
+                fastdl_aug_copy_pixels(job, d, base + row * job->sr
+                                       + (job->in_px - 1) * job->sp, job->px, -job->sp);
+            else
+                fastdl_aug_copy_pixels(job, d, base + row * job->sr, job->px, job->sp);
+            break;
+        default: {  /* FASTDL_AUG_CROP */
+            const ptrdiff_t src_row = job->tops[i] + row - job->pad_r;
+            if (src_row < 0 || src_row >= job->in_rows) {
+                memset(d, 0, (size_t)row_bytes);
+                break;
+            }
+            /* Output pixel q reads input pixel left + q - pad_p when that is in the image. */
+            const ptrdiff_t first = job->lefts[i] - job->pad_p;
+            ptrdiff_t lo = first < 0 ? -first : 0;
+            ptrdiff_t hi = job->in_px - first;
+            if (hi > job->px) hi = job->px;
+            if (hi < lo) hi = lo;
+            if (lo > 0) memset(d, 0, (size_t)(lo * k));
+            fastdl_aug_copy_pixels(job, d + lo * k, base + src_row * job->sr
+                                   + (first + lo) * job->sp, hi - lo, job->sp);
+            if (hi < job->px) memset(d + hi * k, 0, (size_t)((job->px - hi) * k));
+            break;
+        }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Per-channel shifts. A row's elements are shifted by pat[j % len], where the pattern repeats
+ * the pixel's channel shifts (len = a multiple of g) so that the inner loops are plain
+ * element-wise loops over whole vectors.
+ * ------------------------------------------------------------------------------------- */
+
+/* uint8: y = min(max(x + plus - minus, 0), 255) with one of plus/minus zero, i.e. a
+ * saturating add followed by a saturating subtract. */
+static void fastdl_aug_shift_u8_packed(uint8_t *FASTDL_RESTRICT d,
+                                       const uint8_t *FASTDL_RESTRICT s, ptrdiff_t n,
+                                       const uint8_t *plus, const uint8_t *minus, ptrdiff_t len)
+{
+    for (ptrdiff_t b = 0; b < n; b += len) {
+        const ptrdiff_t m = n - b < len ? n - b : len;
+        ptrdiff_t j = 0;
+#if FASTDL_AUG_X86
+        for (; j + 16 <= m; j += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + b + j));
+            v = _mm_adds_epu8(v, _mm_loadu_si128((const __m128i *)(plus + j)));
+            v = _mm_subs_epu8(v, _mm_loadu_si128((const __m128i *)(minus + j)));
+            _mm_storeu_si128((__m128i *)(d + b + j), v);
+        }
+#endif
+        for (; j < m; j++) {
+            int v = (int)s[b + j] + plus[j] - minus[j];
+            d[b + j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+}
+
+#define FASTDL_DEFINE_SHIFT_FLOAT(T, SUFFIX)                                                  \
+FASTDL_CLONES static void fastdl_aug_shift_##SUFFIX##_packed(T *FASTDL_RESTRICT d,            \
+        const T *FASTDL_RESTRICT s, ptrdiff_t n, const T *FASTDL_RESTRICT pat, ptrdiff_t len)  \
+{                                                                                             \
+    for (ptrdiff_t b = 0; b < n; b += len) {                                                  \
+        const ptrdiff_t m = n - b < len ? n - b : len;                                        \
+        for (ptrdiff_t j = 0; j < m; j++) d[b + j] = s[b + j] + pat[j];                        \
+    }                                                                                         \
+}
+FASTDL_DEFINE_SHIFT_FLOAT(float, f32)
+FASTDL_DEFINE_SHIFT_FLOAT(double, f64)
+
+/* Shift of one element (any dtype) by table entry row_shift + c. */
+static inline void fastdl_aug_shift_one(const fastdl_aug_job *job, char *d, const char *s,
+                                        ptrdiff_t row_shift, ptrdiff_t c)
+{
+    switch (job->dtype) {
+    case FASTDL_AUG_U8: {
+        int v = (int)*(const uint8_t *)s + job->plus[row_shift + c] - job->minus[row_shift + c];
+        *(uint8_t *)d = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        break;
+    }
+    case FASTDL_AUG_F32: {
+        float v;
+        memcpy(&v, s, sizeof v);
+        v += ((const float *)job->shift)[row_shift + c];
+        memcpy(d, &v, sizeof v);
+        break;
+    }
+    default: {
+        double v;
+        memcpy(&v, s, sizeof v);
+        v += ((const double *)job->shift)[row_shift + c];
+        memcpy(d, &v, sizeof v);
+        break;
+    }
+    }
+}
+
+/* Output rows [r0, r1) of a shift (rows are plain rows: input row r of the same image). */
+static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdiff_t r1)
+{
+    const ptrdiff_t g = job->g, e = job->e, row_elems = job->px * g;
+    const ptrdiff_t per_image = job->a * job->rows;
+    const int packed = (g == 1 || job->sg == e) && job->sp == g * e;
+    const int use_pattern = packed && g <= FASTDL_AUG_PATTERN_MAX_G;
+    const ptrdiff_t len = g * FASTDL_AUG_PATTERN_PIXELS;
+    /* Patterns of the current (image, plane); rebuilt when it changes. */
+    union { uint8_t u8[2][FASTDL_AUG_PATTERN_LEN]; float f32[FASTDL_AUG_PATTERN_LEN];
+            double f64[FASTDL_AUG_PATTERN_LEN]; } pat;
+    ptrdiff_t cached = -1;
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        const ptrdiff_t i = r / per_image, t = r - i * per_image;
+        const ptrdiff_t plane = t / job->rows, row = t - plane * job->rows;
+        /* Channel of element j of a pixel: the plane (NCHW: g == 1) or j (NHWC: plane 0). */
+        const ptrdiff_t row_shift = i * job->shift_stride + plane;
+        char *d = job->y + r * row_elems * e;
+        const char *s = job->x + i * job->sn + plane * job->sa + row * job->sr;
+        if (use_pattern) {
+            if (row_shift != cached) {
+                for (ptrdiff_t j = 0; j < len; j++) {
+                    const ptrdiff_t c = row_shift + j % g;
+                    switch (job->dtype) {
+                    case FASTDL_AUG_U8: pat.u8[0][j] = job->plus[c]; pat.u8[1][j] = job->minus[c];
+                        break;
+                    case FASTDL_AUG_F32: pat.f32[j] = ((const float *)job->shift)[c]; break;
+                    default: pat.f64[j] = ((const double *)job->shift)[c]; break;
+                    }
+                }
+                cached = row_shift;
+            }
+            switch (job->dtype) {
+            case FASTDL_AUG_U8:
+                fastdl_aug_shift_u8_packed((uint8_t *)d, (const uint8_t *)s, row_elems,
+                                           pat.u8[0], pat.u8[1], len);
+                break;
+            case FASTDL_AUG_F32:
+                fastdl_aug_shift_f32_packed((float *)d, (const float *)s, row_elems, pat.f32,
+                                            len);
+                break;
+            default:
+                fastdl_aug_shift_f64_packed((double *)d, (const double *)s, row_elems, pat.f64,
+                                            len);
+                break;
+            }
+        } else if (packed) {
+            /* Wide pixels: one pattern period is the pixel itself. */
+            switch (job->dtype) {
+            case FASTDL_AUG_U8:
+                fastdl_aug_shift_u8_packed((uint8_t *)d, (const uint8_t *)s, row_elems,
+                                           job->plus + row_shift, job->minus + row_shift, g);
+                break;
+            case FASTDL_AUG_F32:
+                fastdl_aug_shift_f32_packed((float *)d, (const float *)s, row_elems,
+                                            (const float *)job->shift + row_shift, g);
+                break;
+            default:
+                fastdl_aug_shift_f64_packed((double *)d, (const double *)s, row_elems,
+                                            (const double *)job->shift + row_shift, g);
+                break;
+            }
+        } else {
+            for (ptrdiff_t q = 0; q < job->px; q++)
+                for (ptrdiff_t j = 0; j < g; j++)
+                    fastdl_aug_shift_one(job, d + (q * g + j) * e, s + q * job->sp + j * job->sg,
+                                         row_shift, j);
+        }
+    }
+}
+
+/* Output rows [r0, r1) of any job. */
+static void fastdl_aug_run_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdiff_t r1)
+{
+    if (job->mode == FASTDL_AUG_SHIFT) fastdl_aug_shift_rows(job, r0, r1);
+    else fastdl_aug_copy_rows(job, r0, r1);
+}
+
+#endif /* FASTDL_AUGMENT_H */
