@@ -1,0 +1,106 @@
+/* Convolution kernels: packed GEMM with the im2col folded into the packing.
+ *
+ * Every pass is a GEMM C (=|+=) A·B blocked as in BLIS/Goto: the reduction is cut into
+ * blocks of at most FASTDL_CONV_KC, A is packed in MR-row panels, B in NR-column panels,
+ * and the MR×NR register tile is computed by the micro-kernels of fastdl_conv_ukr.h.
+ * Which tensor plays A or B is chosen so that the micro-kernel's vector axis (NR) runs
+ * along the output's contiguous axis:
+ *
+ *   pass           NCHW (x N,C,H,W; w K,C,R,S)        NHWC (x N,H,W,C; w R,S,C,K)
+ *   forward        y[K×P]  = W[K×CRS] · Xcol[CRS×P]     y[P×K]  = Xcol[P×RSC] · W[RSC×K]
+ *   input grad     Dcol[CRS×P] = Wᵀ · dY[K×P]          Dcol[P×RSC] = dY[P×K] · Wᵀ
+ *   weight grad    dW[K×CRS] += dY[K×P] · Xcolᵀ        dW[RSC×K] += Xcolᵀ · dY[P×K]
+ *
+ * (P = Ho·Wo pixels of one image.) Xcol is never materialised: the packing routines read the
+ * input directly through per-column (c, r, s) and per-pixel (ih0, iw0) tables and write zeros
+ * for padding. Dcol is produced one bounded tile at a time and scattered (col2im) into dx.
+ *
+ * Work split (the Cython entry owns the parallel region and calls one task at a time):
+ *   forward, input grad: task = (image n, block of output rows), processed in chunks of at
+ *     most FASTDL_CONV_PC pixels; the input grad runs even row blocks, then odd ones, so
+ *     that the col2im scatters of concurrent tasks never touch the same dx rows;
+ *   weight grad: task = a range of dW's columns (NCHW) or rows (NHWC); each task reduces
+ *     over every image and pixel itself, in fixed chunks of FASTDL_CONV_KC pixels.
+ * Every output element is a sum in an order fixed by the shapes alone, so the results are
+ * bit-identical for any thread count.
+ *
+ * Workspace: one buffer per thread of fastdl_conv_workspace() elements, i.e.
+ * O((K + CRS_block) · 256) elements — independent of the batch size (see the function).
+ */
+#ifndef FASTDL_CONV_H
+#define FASTDL_CONV_H
+
+#include <stdint.h>
+#include <string.h>
+#include "fastdl_conv_ukr.h"
+
+#define FASTDL_CONV_KC 256   /* reduction block (CRS for the forward, pixels for dW) */
+#define FASTDL_CONV_PC 192   /* max pixels per chunk (forward, input grad): 6·32 = 16·12 */
+#define FASTDL_CONV_MB 96    /* rows of Dcol / dW per tile (NCHW input grad, NHWC dW) */
+#define FASTDL_CONV_NB 128   /* columns of Dcol / dW per tile (NHWC input grad, NCHW dW) */
+
+typedef struct {
+    int64_t N, C, H, W, K, R, S;      /* batch, channels, input H×W, filters, kernel R×S */
+    int64_t sh, sw, pt, pl;           /* strides; top and left padding */
+    int64_t Ho, Wo, P, CRS;           /* output H×W, P = Ho·Wo, CRS = C·R·S */
+    int64_t nhwc;                     /* 0: NCHW, 1: NHWC */
+    int64_t xs_n, xs_c, xs_h, xs_w;   /* element strides of x (and dx) */
+    int64_t rows_per_task, row_blocks;/* forward / input grad tasks: N · row_blocks */
+    const int64_t *kk_off;            /* per reduction column kk: c · xs_c */
+    const int64_t *kk_r, *kk_s;       /* per kk: kernel row r and column s */
+} fastdl_conv_geom;
+
+static inline int64_t fastdl_conv_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t fastdl_conv_ceil(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+/* Per-thread workspace (elements) for pass 0 forward, 1 input grad, 2 weight grad. */
+static int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int pass, int64_t nr)
+{
+    const int64_t mr = FASTDL_CONV_MR, kc = FASTDL_CONV_KC, pc = FASTDL_CONV_PC;
+    const int64_t pcpad = fastdl_conv_ceil(pc, nr > mr ? nr : mr);
+    if (pass == 0)
+        return kc * pcpad;
+    if (pass == 1)
+        return g->nhwc ? pcpad * g->K + pc * FASTDL_CONV_NB
+                       : g->K * pcpad + FASTDL_CONV_MB * pc;
+    return g->nhwc ? kc * fastdl_conv_ceil(g->K, nr) + fastdl_conv_ceil(FASTDL_CONV_MB, mr) * kc
+                   : fastdl_conv_ceil(g->K, mr) * kc + kc * fastdl_conv_ceil(FASTDL_CONV_NB, nr);
+}
+
+/* Per-pixel tables of a chunk of pixels [p0, p0 + np) of one image:
+ * ih0 = oh·sh − top, iw0 = ow·sw − left. */
+static void fastdl_conv_pixel_table(const fastdl_conv_geom *g, int64_t p0, int64_t np,
+                                    int64_t *ih0, int64_t *iw0)
+{
+    int64_t oh = p0 / g->Wo, ow = p0 % g->Wo;
+    for (int64_t p = 0; p < np; p++) {
+        ih0[p] = oh * g->sh - g->pt;
+        iw0[p] = ow * g->sw - g->pl;
+        if (++ow == g->Wo) {
+            ow = 0;
+            oh++;
+        }
+    }
+}
+
+#define FASTDL_CONV_T float
+#define FASTDL_CONV_SFX f32
+#define FASTDL_CONV_NR FASTDL_CONV_NR_F32
+#define FASTDL_CONV_UKR fastdl_conv_ukr_f32
+#include "fastdl_conv_impl.h"
+#undef FASTDL_CONV_T
+#undef FASTDL_CONV_SFX
+#undef FASTDL_CONV_NR
+#undef FASTDL_CONV_UKR
+
+#define FASTDL_CONV_T double
+#define FASTDL_CONV_SFX f64
+#define FASTDL_CONV_NR FASTDL_CONV_NR_F64
+#define FASTDL_CONV_UKR fastdl_conv_ukr_f64
+#include "fastdl_conv_impl.h"
+#undef FASTDL_CONV_T
+#undef FASTDL_CONV_SFX
+#undef FASTDL_CONV_NR
+#undef FASTDL_CONV_UKR
+
+#endif /* FASTDL_CONV_H */

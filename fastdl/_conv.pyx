@@ -1,0 +1,277 @@
+"""Compiled convolution: packed-GEMM forward, input and weight gradients, bias gradient,
+zero padding.
+
+The caller (``fastdl/conv.py``) validates everything and passes arrays that are C-contiguous
+in their layout (x, y, dy: (N, C, H, W) or (N, H, W, C); w: (K, C, R, S) or (R, S, C, K)) and
+of one float dtype. The C kernels are in ``csrc/fastdl_conv.h``; each entry here builds the
+geometry and the per-column tables, packs the weights once, allocates one bounded workspace
+per thread and runs the tasks with a static ``prange``.
+"""
+import numpy as np
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.stdint cimport int64_t
+from libc.string cimport memcpy, memset
+
+from fastdl._openmp cimport omp_get_thread_num
+
+cnp.import_array()
+
+cdef extern from "fastdl_conv.h" nogil:
+    int FASTDL_CONV_MR, FASTDL_CONV_NR_F32, FASTDL_CONV_NR_F64, FASTDL_CONV_PC
+    ctypedef struct fastdl_conv_geom:
+        int64_t N, C, H, W, K, R, S
+        int64_t sh, sw, pt, pl
+        int64_t Ho, Wo, P, CRS
+        int64_t nhwc
+        int64_t xs_n, xs_c, xs_h, xs_w
+        int64_t rows_per_task, row_blocks
+        const int64_t *kk_off
+        const int64_t *kk_r
+        const int64_t *kk_s
+    int fastdl_conv_select_kernels(int allow_simd)
+    int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int pass_, int64_t nr)
+    int64_t fastdl_conv_packed_weights_size_f32(const fastdl_conv_geom *g, int pass_)
+    int64_t fastdl_conv_packed_weights_size_f64(const fastdl_conv_geom *g, int pass_)
+    void fastdl_conv_pack_weights_f32(const fastdl_conv_geom *g, int pass_, const float *w,
+                                      float *dst)
+    void fastdl_conv_pack_weights_f64(const fastdl_conv_geom *g, int pass_, const double *w,
+                                      double *dst)
+    void fastdl_conv_forward_task_f32(const fastdl_conv_geom *g, const float *x,
+                                      const float *wp, const float *bias, int relu, float *y,
+                                      int64_t task, float *ws)
+    void fastdl_conv_forward_task_f64(const fastdl_conv_geom *g, const double *x,
+                                      const double *wp, const double *bias, int relu,
+                                      double *y, int64_t task, double *ws)
+    void fastdl_conv_input_grad_task_f32(const fastdl_conv_geom *g, const float *dy,
+                                         const float *mask, const float *wtp, float *dx,
+                                         int64_t task, float *ws)
+    void fastdl_conv_input_grad_task_f64(const fastdl_conv_geom *g, const double *dy,
+                                         const double *mask, const double *wtp, double *dx,
+                                         int64_t task, double *ws)
+    void fastdl_conv_weight_grad_range_f32(const fastdl_conv_geom *g, const float *x,
+                                           const float *dy, const float *mask, float *dw,
+                                           int64_t j0, int64_t j1, float *ws)
+    void fastdl_conv_weight_grad_range_f64(const fastdl_conv_geom *g, const double *x,
+                                           const double *dy, const double *mask, double *dw,
+                                           int64_t j0, int64_t j1, double *ws)
+    void fastdl_conv_bias_grad_range_f32(const fastdl_conv_geom *g, const float *dy,
+                                         const float *mask, float *db, int64_t k0, int64_t k1)
+    void fastdl_conv_bias_grad_range_f64(const fastdl_conv_geom *g, const double *dy,
+                                         const double *mask, double *db, int64_t k0,
+                                         int64_t k1)
+
+SIMD = bool(fastdl_conv_select_kernels(1))
+
+# Below this many multiply-adds a call runs on one thread (a parallel region costs a few µs).
+GRAIN = 200000
+
+
+cdef class _Geometry:
+    """The C geometry plus the per-reduction-column tables it points to."""
+    cdef fastdl_conv_geom g
+    cdef int64_t[::1] kk_off, kk_r, kk_s
+
+    def __init__(self, tuple x_shape, tuple w_shape, bint nhwc, tuple stride, tuple pads,
+                 tuple out_size):
+        cdef int64_t n, c, h, wd, k, r, s
+        if nhwc:
+            n, h, wd, c = x_shape
+            r, s, _, k = w_shape
+        else:
+            n, c, h, wd = x_shape
+            k, _, r, s = w_shape
+        g = &self.g
+        g.N, g.C, g.H, g.W, g.K, g.R, g.S = n, c, h, wd, k, r, s
+        g.sh, g.sw = stride
+        g.pt, g.pl = pads[0][0], pads[1][0]
+        g.Ho, g.Wo = out_size
+        g.P = g.Ho * g.Wo
+        g.CRS = c * r * s
+        g.nhwc = nhwc
+        if nhwc:
+            g.xs_n, g.xs_c, g.xs_h, g.xs_w = h * wd * c, 1, wd * c, c
+            # reduction column kk = (r·S + s)·C + c, the order of w's (R, S, C) axes
+            rr, ss, cc = np.meshgrid(np.arange(r), np.arange(s), np.arange(c), indexing="ij")
+        else:
+            g.xs_n, g.xs_c, g.xs_h, g.xs_w = c * h * wd, h * wd, wd, 1
+            # reduction column kk = (c·R + r)·S + s, the order of w's (C, R, S) axes
+            cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
+        self.kk_off = np.ascontiguousarray(cc.ravel() * g.xs_c, dtype=np.int64)
+        self.kk_r = np.ascontiguousarray(rr.ravel(), dtype=np.int64)
+        self.kk_s = np.ascontiguousarray(ss.ravel(), dtype=np.int64)
+        g.kk_off = &self.kk_off[0]
+        g.kk_r = &self.kk_r[0]
+        g.kk_s = &self.kk_s[0]
+        # Row blocks: at most ~PC pixels each, and at least ceil(R / sh) rows so that the
+        # input rows touched by row blocks b and b + 2 never overlap (input-grad phases).
+        rows = max(1, FASTDL_CONV_PC // g.Wo) if g.Wo > 0 else 1
+        g.rows_per_task = max(rows, (r + g.sh - 1) // g.sh)
+        g.row_blocks = (g.Ho + g.rows_per_task - 1) // g.rows_per_task
+
+    @property
+    def macs(self):
+        return self.g.N * self.g.P * self.g.K * self.g.CRS
+
+
+cdef int _threads(int n_threads, int64_t tasks, int64_t macs):
+    if macs < GRAIN or tasks < 2:
+        return 1
+    return <int>max(1, min(<int64_t>n_threads, tasks))
+
+
+cdef int64_t _nr(object dtype):
+    return FASTDL_CONV_NR_F32 if dtype == np.float32 else FASTDL_CONV_NR_F64
+
+
+def conv2d_forward(_Geometry geom, const floating[:, :, :, ::1] x,
+                   const floating[:, :, :, ::1] w, const floating[::1] b,
+                   floating[:, :, :, ::1] y, bint relu, int n_threads):
+    """y = act(conv(x, w) + b) (b may be None). All arrays C-contiguous in the layout.
+
+    Workspace: one packed copy of w plus, per thread, 256 × 192 elements (≈192 KiB float32).
+    """
+    cdef fastdl_conv_geom *g = &geom.g
+    cdef int64_t tasks = g.N * g.row_blocks, t
+    cdef int nt = _threads(n_threads, tasks, geom.macs)
+    dtype = np.float32 if floating is float else np.float64
+    cdef int64_t ws_n = fastdl_conv_workspace(g, 0, _nr(dtype))
+    cdef floating[::1] wp, ws
+    cdef const floating *bias = &b[0] if b is not None else NULL
+    cdef int tid
+    if floating is float:
+        wp = np.empty(fastdl_conv_packed_weights_size_f32(g, 0), dtype)
+        fastdl_conv_pack_weights_f32(g, 0, &w[0, 0, 0, 0], &wp[0])
+    else:
+        wp = np.empty(fastdl_conv_packed_weights_size_f64(g, 0), dtype)
+        fastdl_conv_pack_weights_f64(g, 0, &w[0, 0, 0, 0], &wp[0])
+    ws = np.empty(nt * ws_n, dtype)
+    with nogil, parallel(num_threads=nt):
+        tid = omp_get_thread_num()
+        for t in prange(tasks, schedule="static"):
+            if floating is float:
+                fastdl_conv_forward_task_f32(g, &x[0, 0, 0, 0], &wp[0], bias, relu,
+                                             &y[0, 0, 0, 0], t, &ws[tid * ws_n])
+            else:
+                fastdl_conv_forward_task_f64(g, &x[0, 0, 0, 0], &wp[0], bias, relu,
+                                             &y[0, 0, 0, 0], t, &ws[tid * ws_n])
+
+
+def conv2d_input_grad(_Geometry geom, const floating[:, :, :, ::1] dy,
+                      const floating[:, :, :, ::1] mask, const floating[:, :, :, ::1] w,
+                      floating[:, :, :, ::1] dx, int n_threads):
+    """dx = col2im(wᵀ · dy) (dy masked by mask > 0 when mask is not None). dx must be zeros.
+
+    Row blocks run in two phases (even, then odd) so that concurrent scatters never overlap.
+    Workspace: one packed copy of w plus, per thread, (K + 128) × 192 elements.
+    """
+    cdef fastdl_conv_geom *g = &geom.g
+    cdef int64_t tasks = g.N * g.row_blocks, t, phase_tasks, half = (g.row_blocks + 1) // 2
+    cdef int nt = _threads(n_threads, tasks, geom.macs)
+    dtype = np.float32 if floating is float else np.float64
+    cdef int64_t ws_n = fastdl_conv_workspace(g, 1, _nr(dtype))
+    cdef floating[::1] wp, ws
+    cdef const floating *mk = &mask[0, 0, 0, 0] if mask is not None else NULL
+    cdef int tid, phase
+    cdef int64_t rb_count, task
+    if floating is float:
+        wp = np.empty(fastdl_conv_packed_weights_size_f32(g, 1), dtype)
+        fastdl_conv_pack_weights_f32(g, 1, &w[0, 0, 0, 0], &wp[0])
+    else:
+        wp = np.empty(fastdl_conv_packed_weights_size_f64(g, 1), dtype)
+        fastdl_conv_pack_weights_f64(g, 1, &w[0, 0, 0, 0], &wp[0])
+    ws = np.empty(nt * ws_n, dtype)
+    for phase in range(2):
+        # tasks of this phase: (image n, row block 2·i + phase)
+        rb_count = (g.row_blocks - phase + 1) // 2
+        phase_tasks = g.N * rb_count
+        if phase_tasks == 0:
+            continue
+        with nogil, parallel(num_threads=nt):
+            tid = omp_get_thread_num()
+            for t in prange(phase_tasks, schedule="static"):
+                task = (t // rb_count) * g.row_blocks + 2 * (t % rb_count) + phase
+                if floating is float:
+                    fastdl_conv_input_grad_task_f32(g, &dy[0, 0, 0, 0], mk, &wp[0],
+                                                    &dx[0, 0, 0, 0], task, &ws[tid * ws_n])
+                else:
+                    fastdl_conv_input_grad_task_f64(g, &dy[0, 0, 0, 0], mk, &wp[0],
+                                                    &dx[0, 0, 0, 0], task, &ws[tid * ws_n])
+
+
+def conv2d_weight_grad(_Geometry geom, const floating[:, :, :, ::1] x,
+                       const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] mask,
+                       floating[:, :, :, ::1] dw, int n_threads):
+    """dw = Σ_n dy[n] · im2col(x[n])ᵀ (dy masked by mask > 0 when given). dw must be zeros.
+
+    The threads split dw's columns (NCHW) / rows (NHWC); each sums over every pixel in the
+    same fixed order, so the result does not depend on the split.
+    Workspace per thread: (K + 128) × 256 elements.
+    """
+    cdef fastdl_conv_geom *g = &geom.g
+    dtype = np.float32 if floating is float else np.float64
+    cdef int64_t nr = _nr(dtype)
+    cdef int64_t align = FASTDL_CONV_MR if g.nhwc else nr
+    cdef int64_t units = (g.CRS + align - 1) // align, t
+    cdef int nt = _threads(n_threads, units, geom.macs)
+    cdef int64_t per = (units + nt - 1) // nt
+    cdef int64_t ws_n = fastdl_conv_workspace(g, 2, nr)
+    cdef floating[::1] ws = np.empty(nt * ws_n, dtype)
+    cdef const floating *mk = &mask[0, 0, 0, 0] if mask is not None else NULL
+    cdef int64_t j0, j1
+    cdef int tid
+    with nogil, parallel(num_threads=nt):
+        tid = omp_get_thread_num()
+        for t in prange(nt, schedule="static"):
+            j0 = min(t * per * align, g.CRS)
+            j1 = min((t + 1) * per * align, g.CRS)
+            if j0 < j1:
+                if floating is float:
+                    fastdl_conv_weight_grad_range_f32(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0], mk,
+                                                      &dw[0, 0, 0, 0], j0, j1, &ws[tid * ws_n])
+                else:
+                    fastdl_conv_weight_grad_range_f64(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0], mk,
+                                                      &dw[0, 0, 0, 0], j0, j1, &ws[tid * ws_n])
+
+
+def conv2d_bias_grad(_Geometry geom, const floating[:, :, :, ::1] dy,
+                     const floating[:, :, :, ::1] mask, floating[::1] db, int n_threads):
+    """db[k] = Σ dy[..., k, ...] (masked by mask > 0 when given); threads split the filters."""
+    cdef fastdl_conv_geom *g = &geom.g
+    cdef int64_t chunk = 16, units = (g.K + chunk - 1) // chunk, t
+    cdef int nt = _threads(n_threads, units, g.N * g.P * g.K * 8)
+    cdef int64_t per = (units + nt - 1) // nt
+    cdef const floating *mk = &mask[0, 0, 0, 0] if mask is not None else NULL
+    cdef int64_t k0, k1
+    with nogil, parallel(num_threads=nt):
+        for t in prange(nt, schedule="static"):
+            k0 = min(t * per * chunk, g.K)
+            k1 = min((t + 1) * per * chunk, g.K)
+            if k0 < k1:
+                if floating is float:
+                    fastdl_conv_bias_grad_range_f32(g, &dy[0, 0, 0, 0], mk, &db[0], k0, k1)
+                else:
+                    fastdl_conv_bias_grad_range_f64(g, &dy[0, 0, 0, 0], mk, &db[0], k0, k1)
+
+
+def zero_pad_planes(const unsigned char[:, :, ::1] src, unsigned char[:, :, ::1] dst,
+                    Py_ssize_t top, Py_ssize_t left, int n_threads):
+    """Copy byte planes src (planes, H, row_bytes) into dst (planes, Hp, row_bytes_p) at
+    (top, left bytes) and zero the border. Every dst byte is written exactly once."""
+    cdef Py_ssize_t planes = src.shape[0], h = src.shape[1], rb = src.shape[2]
+    cdef Py_ssize_t hp = dst.shape[1], rbp = dst.shape[2], rows = planes * hp, q, pl, i
+    cdef int nt = 1 if rows * rbp < (1 << 20) else max(1, min(n_threads, <int>min(rows, 1 << 30)))
+    cdef unsigned char *d
+    with nogil, parallel(num_threads=nt):
+        for q in prange(rows, schedule="static"):
+            pl = q // hp
+            i = q % hp
+            d = &dst[pl, i, 0]
+            if i < top or i >= top + h:
+                memset(d, 0, rbp)
+            else:
+                memset(d, 0, left)
+                if rb > 0:
+                    memcpy(d + left, &src[pl, i - top, 0], rb)
+                memset(d + left + rb, 0, rbp - left - rb)
