@@ -1,0 +1,347 @@
+"""Compiled batch normalization: statistics, fused scale-and-shift, backward sums and dx.
+
+The caller (``fastdl/norm.py``) validates everything and passes x (and dy, y, dx) as one of
+two views, each with a contiguous last axis and any other strides:
+
+* ``*_cm``: (outer, C, inner), the channel in the middle (NCHW; any axis with inner > 1);
+* ``*_cl``: (rows, C), the channel last (NHWC, dense (N, C); any axis with inner == 1).
+
+Reductions (statistics, backward sums) run over chunks fixed by the shape alone, each
+writing its own partial, and the partials are merged in chunk order after the parallel
+loop: the result is bit-identical for any thread count. Kernels: ``csrc/fastdl_norm.h``.
+"""
+import numpy as np
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+
+cnp.import_array()
+
+cdef extern from "fastdl_norm.h" nogil:
+    ctypedef struct fastdl_moments:
+        double n, mean, m2
+    void fastdl_moments_merge(fastdl_moments *a, double nb, double mean_b, double m2_b)
+    void fastdl_moments_merge_channels(double na, double *mean_a, double *m2_a, double nb,
+                                       const double *mean_b, const double *m2_b,
+                                       Py_ssize_t channels)
+    void fastdl_bn_stats_cm_f32(const float *x, Py_ssize_t so, Py_ssize_t o0, Py_ssize_t o1,
+                                Py_ssize_t inner, fastdl_moments *acc)
+    void fastdl_bn_stats_cm_f64(const double *x, Py_ssize_t so, Py_ssize_t o0, Py_ssize_t o1,
+                                Py_ssize_t inner, fastdl_moments *acc)
+    void fastdl_bn_stats_cl_f32(const float *x, Py_ssize_t sr, Py_ssize_t r0, Py_ssize_t r1,
+                                Py_ssize_t channels, double *mean, double *m2, double *scratch)
+    void fastdl_bn_stats_cl_f64(const double *x, Py_ssize_t sr, Py_ssize_t r0, Py_ssize_t r1,
+                                Py_ssize_t channels, double *mean, double *m2, double *scratch)
+    void fastdl_bn_affine_row_f32(const float *x, float *y, Py_ssize_t n, float m, float a,
+                                  float b)
+    void fastdl_bn_affine_row_f64(const double *x, double *y, Py_ssize_t n, double m, double a,
+                                  double b)
+    void fastdl_bn_affine_cl_f32(const float *x, Py_ssize_t sxr, float *y, Py_ssize_t syr,
+                                 Py_ssize_t rows, Py_ssize_t channels, const float *m,
+                                 const float *a, const float *b)
+    void fastdl_bn_affine_cl_f64(const double *x, Py_ssize_t sxr, double *y, Py_ssize_t syr,
+                                 Py_ssize_t rows, Py_ssize_t channels, const double *m,
+                                 const double *a, const double *b)
+    void fastdl_bn_grad_sums_cm_f32(const float *dy, Py_ssize_t sdo, const float *x,
+                                    Py_ssize_t sxo, Py_ssize_t o0, Py_ssize_t o1,
+                                    Py_ssize_t inner, double mean, double *out)
+    void fastdl_bn_grad_sums_cm_f64(const double *dy, Py_ssize_t sdo, const double *x,
+                                    Py_ssize_t sxo, Py_ssize_t o0, Py_ssize_t o1,
+                                    Py_ssize_t inner, double mean, double *out)
+    void fastdl_bn_grad_sums_cl_f32(const float *dy, Py_ssize_t sdr, const float *x,
+                                    Py_ssize_t sxr, Py_ssize_t rows, Py_ssize_t channels,
+                                    const double *mean, double *sum_dy, double *sum_dyxc)
+    void fastdl_bn_grad_sums_cl_f64(const double *dy, Py_ssize_t sdr, const double *x,
+                                    Py_ssize_t sxr, Py_ssize_t rows, Py_ssize_t channels,
+                                    const double *mean, double *sum_dy, double *sum_dyxc)
+    void fastdl_bn_dx_row_f32(const float *dy, const float *x, float *dx, Py_ssize_t n,
+                              float m, float a, float b, float k)
+    void fastdl_bn_dx_row_f64(const double *dy, const double *x, double *dx, Py_ssize_t n,
+                              double m, double a, double b, double k)
+    void fastdl_bn_dx_cl_f32(const float *dy, Py_ssize_t sdr, const float *x, Py_ssize_t sxr,
+                             float *dx, Py_ssize_t sor, Py_ssize_t rows, Py_ssize_t channels,
+                             const float *m, const float *a, const float *b, const float *k)
+    void fastdl_bn_dx_cl_f64(const double *dy, Py_ssize_t sdr, const double *x,
+                             Py_ssize_t sxr, double *dx, Py_ssize_t sor, Py_ssize_t rows,
+                             Py_ssize_t channels, const double *m, const double *a,
+                             const double *b, const double *k)
+
+# Values per reduction chunk (statistics, backward sums): large enough that a chunk costs far
+# more than its partial's merge, small enough to balance threads. Fixed, so chunks depend on
+# the shape only.
+cdef enum:
+    REDUCE_TARGET = 65536
+# At most this many channel-last reduction chunks: bounds the partials to 64 x C doubles.
+cdef enum:
+    MAX_CL_CHUNKS = 64
+# Values per element-wise chunk (normalisation, dx).
+cdef enum:
+    APPLY_TARGET = 32768
+# Below this many values in total, one thread (a parallel region costs a few microseconds).
+cdef enum:
+    GRAIN = 32768
+
+
+cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return (a + b - 1) // b
+
+
+cdef inline int _threads(Py_ssize_t work, Py_ssize_t n_chunks, int n_threads) noexcept nogil:
+    """Threads for a loop of n_chunks chunks over `work` values: serial below GRAIN."""
+    if work < GRAIN or n_chunks < 2:
+        return 1
+    return max(1, min(<Py_ssize_t>n_threads, n_chunks))
+
+
+cdef inline Py_ssize_t _cm_blocks(Py_ssize_t outer, Py_ssize_t inner) noexcept nogil:
+    """Rows per CM reduction chunk: each channel's `outer` rows cut into equal blocks."""
+    cdef Py_ssize_t n_blocks = min(outer, max(<Py_ssize_t>1, (outer * inner) // REDUCE_TARGET))
+    return _ceil_div(outer, n_blocks)
+
+
+cdef inline Py_ssize_t _cl_rows(Py_ssize_t rows, Py_ssize_t channels) noexcept nogil:
+    """Rows per CL reduction chunk."""
+    return max(_ceil_div(REDUCE_TARGET, channels), _ceil_div(rows, MAX_CL_CHUNKS), <Py_ssize_t>1)
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+def stats_cm(const floating[:, :, ::1] x, int n_threads):
+    """Per-channel (mean, sum of squared deviations) of x (outer, C, inner), float64 (C,)."""
+    cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
+    cdef Py_ssize_t rows = _cm_blocks(outer, inner)
+    cdef Py_ssize_t n_blocks = _ceil_div(outer, rows), n_chunks = channels * n_blocks
+    cdef Py_ssize_t ch, c, b
+    cdef fastdl_moments acc
+    part_arr = np.empty((n_chunks, 3), dtype=np.float64)
+    cdef double[:, ::1] part = part_arr
+    mean_arr = np.empty(channels, dtype=np.float64)
+    m2_arr = np.empty(channels, dtype=np.float64)
+    cdef double[::1] mean = mean_arr, m2 = m2_arr
+    cdef int nt = _threads(outer * channels * inner, n_chunks, n_threads)
+    cdef const floating *xp = &x[0, 0, 0]
+    with nogil:
+        for ch in prange(n_chunks, num_threads=nt, schedule="static"):
+            c = ch // n_blocks
+            b = ch - c * n_blocks
+            if floating is float:
+                fastdl_bn_stats_cm_f32(xp + c * sc, so, b * rows, min((b + 1) * rows, outer),
+                                       inner, <fastdl_moments *>&part[ch, 0])
+            else:
+                fastdl_bn_stats_cm_f64(xp + c * sc, so, b * rows, min((b + 1) * rows, outer),
+                                       inner, <fastdl_moments *>&part[ch, 0])
+        for c in range(channels):        # merge each channel's blocks in order
+            acc.n = acc.mean = acc.m2 = 0.0
+            for b in range(n_blocks):
+                ch = c * n_blocks + b
+                fastdl_moments_merge(&acc, part[ch, 0], part[ch, 1], part[ch, 2])
+            mean[c] = acc.mean
+            m2[c] = acc.m2
+    return mean_arr, m2_arr
+
+
+def stats_cl(const floating[:, ::1] x, int n_threads):
+    """Per-channel (mean, sum of squared deviations) of x (rows, C), float64 (C,)."""
+    cdef Py_ssize_t n_rows = x.shape[0], channels = x.shape[1]
+    cdef Py_ssize_t sr = x.strides[0] // sizeof(floating)
+    cdef Py_ssize_t rows = _cl_rows(n_rows, channels)
+    cdef Py_ssize_t n_chunks = _ceil_div(n_rows, rows), ch
+    cdef int nt = _threads(n_rows * channels, n_chunks, n_threads)
+    part_mean_arr = np.empty((n_chunks, channels), dtype=np.float64)
+    part_m2_arr = np.empty((n_chunks, channels), dtype=np.float64)
+    scratch_arr = np.empty((nt, 2 * channels), dtype=np.float64)
+    cdef double[:, ::1] part_mean = part_mean_arr, part_m2 = part_m2_arr, scratch = scratch_arr
+    cdef const floating *xp = &x[0, 0]
+    cdef double done
+    with nogil:
+        for ch in prange(n_chunks, num_threads=nt, schedule="static"):
+            if floating is float:
+                fastdl_bn_stats_cl_f32(xp, sr, ch * rows, min((ch + 1) * rows, n_rows),
+                                       channels, &part_mean[ch, 0], &part_m2[ch, 0],
+                                       &scratch[threadid(), 0])
+            else:
+                fastdl_bn_stats_cl_f64(xp, sr, ch * rows, min((ch + 1) * rows, n_rows),
+                                       channels, &part_mean[ch, 0], &part_m2[ch, 0],
+                                       &scratch[threadid(), 0])
+        done = <double>min(rows, n_rows)
+        for ch in range(1, n_chunks):    # merge the chunks in order into chunk 0
+            fastdl_moments_merge_channels(done, &part_mean[0, 0], &part_m2[0, 0],
+                                          <double>(min((ch + 1) * rows, n_rows) - ch * rows),
+                                          &part_mean[ch, 0], &part_m2[ch, 0], channels)
+            done += <double>(min((ch + 1) * rows, n_rows) - ch * rows)
+    return part_mean_arr[0].copy(), part_m2_arr[0].copy()
+
+
+# --- normalisation: y = (x - mean) * alpha + beta ------------------------------------------
+
+def affine_cm(const floating[:, :, ::1] x, floating[:, :, ::1] y, const floating[::1] mean,
+              const floating[::1] alpha, const floating[::1] beta, int n_threads):
+    """y[o, c, :] = (x[o, c, :] - mean[c]) * alpha[c] + beta[c]; y may be x."""
+    cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
+    cdef Py_ssize_t yo = y.strides[0] // sizeof(floating), yc = y.strides[1] // sizeof(floating)
+    cdef Py_ssize_t n_rows = outer * channels, group = max(<Py_ssize_t>1, APPLY_TARGET // inner)
+    cdef Py_ssize_t n_groups = _ceil_div(n_rows, group), g, r, o, c
+    cdef int nt = _threads(n_rows * inner, n_groups, n_threads)
+    cdef const floating *xp = &x[0, 0, 0]
+    cdef floating *yp = &y[0, 0, 0]
+    with nogil:
+        for g in prange(n_groups, num_threads=nt, schedule="static"):
+            for r in range(g * group, min((g + 1) * group, n_rows)):
+                o = r // channels
+                c = r - o * channels
+                if floating is float:
+                    fastdl_bn_affine_row_f32(xp + o * so + c * sc, yp + o * yo + c * yc, inner,
+                                             mean[c], alpha[c], beta[c])
+                else:
+                    fastdl_bn_affine_row_f64(xp + o * so + c * sc, yp + o * yo + c * yc, inner,
+                                             mean[c], alpha[c], beta[c])
+
+
+def affine_cl(const floating[:, ::1] x, floating[:, ::1] y, const floating[::1] mean,
+              const floating[::1] alpha, const floating[::1] beta, int n_threads):
+    """y[r, c] = (x[r, c] - mean[c]) * alpha[c] + beta[c]; y may be x."""
+    cdef Py_ssize_t n_rows = x.shape[0], channels = x.shape[1]
+    cdef Py_ssize_t sr = x.strides[0] // sizeof(floating), yr = y.strides[0] // sizeof(floating)
+    cdef Py_ssize_t rows = max(<Py_ssize_t>1, APPLY_TARGET // channels)
+    cdef Py_ssize_t n_groups = _ceil_div(n_rows, rows), g, r0
+    cdef int nt = _threads(n_rows * channels, n_groups, n_threads)
+    cdef const floating *xp = &x[0, 0]
+    cdef floating *yp = &y[0, 0]
+    with nogil:
+        for g in prange(n_groups, num_threads=nt, schedule="static"):
+            r0 = g * rows
+            if floating is float:
+                fastdl_bn_affine_cl_f32(xp + r0 * sr, sr, yp + r0 * yr, yr,
+                                        min(rows, n_rows - r0), channels, &mean[0], &alpha[0],
+                                        &beta[0])
+            else:
+                fastdl_bn_affine_cl_f64(xp + r0 * sr, sr, yp + r0 * yr, yr,
+                                        min(rows, n_rows - r0), channels, &mean[0], &alpha[0],
+                                        &beta[0])
+
+
+# --- backward -------------------------------------------------------------------------------
+
+def grad_sums_cm(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
+                 const double[::1] mean, int n_threads):
+    """Per-channel (sum dy, sum dy * (x - mean)) over (outer, C, inner), float64 (C,)."""
+    cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
+    cdef Py_ssize_t do = dy.strides[0] // sizeof(floating)
+    cdef Py_ssize_t dc = dy.strides[1] // sizeof(floating)
+    cdef Py_ssize_t rows = _cm_blocks(outer, inner)
+    cdef Py_ssize_t n_blocks = _ceil_div(outer, rows), n_chunks = channels * n_blocks
+    cdef Py_ssize_t ch, c, b
+    part_arr = np.empty((n_chunks, 2), dtype=np.float64)
+    cdef double[:, ::1] part = part_arr
+    sum_dy_arr = np.zeros(channels, dtype=np.float64)
+    sum_dyxc_arr = np.zeros(channels, dtype=np.float64)
+    cdef double[::1] sum_dy = sum_dy_arr, sum_dyxc = sum_dyxc_arr
+    cdef int nt = _threads(outer * channels * inner, n_chunks, n_threads)
+    cdef const floating *xp = &x[0, 0, 0]
+    cdef const floating *dp = &dy[0, 0, 0]
+    with nogil:
+        for ch in prange(n_chunks, num_threads=nt, schedule="static"):
+            c = ch // n_blocks
+            b = ch - c * n_blocks
+            if floating is float:
+                fastdl_bn_grad_sums_cm_f32(dp + c * dc, do, xp + c * sc, so, b * rows,
+                                           min((b + 1) * rows, outer), inner, mean[c],
+                                           &part[ch, 0])
+            else:
+                fastdl_bn_grad_sums_cm_f64(dp + c * dc, do, xp + c * sc, so, b * rows,
+                                           min((b + 1) * rows, outer), inner, mean[c],
+                                           &part[ch, 0])
+        for c in range(channels):
+            for b in range(n_blocks):
+                sum_dy[c] += part[c * n_blocks + b, 0]
+                sum_dyxc[c] += part[c * n_blocks + b, 1]
+    return sum_dy_arr, sum_dyxc_arr
+
+
+def grad_sums_cl(const floating[:, ::1] dy, const floating[:, ::1] x, const double[::1] mean,
+                 int n_threads):
+    """Per-channel (sum dy, sum dy * (x - mean)) over (rows, C), float64 (C,)."""
+    cdef Py_ssize_t n_rows = x.shape[0], channels = x.shape[1]
+    cdef Py_ssize_t sr = x.strides[0] // sizeof(floating), dr = dy.strides[0] // sizeof(floating)
+    cdef Py_ssize_t rows = _cl_rows(n_rows, channels)
+    cdef Py_ssize_t n_chunks = _ceil_div(n_rows, rows), ch, r0, c
+    cdef int nt = _threads(n_rows * channels, n_chunks, n_threads)
+    part_dy_arr = np.empty((n_chunks, channels), dtype=np.float64)
+    part_dyxc_arr = np.empty((n_chunks, channels), dtype=np.float64)
+    cdef double[:, ::1] part_dy = part_dy_arr, part_dyxc = part_dyxc_arr
+    cdef const floating *xp = &x[0, 0]
+    cdef const floating *dp = &dy[0, 0]
+    with nogil:
+        for ch in prange(n_chunks, num_threads=nt, schedule="static"):
+            r0 = ch * rows
+            if floating is float:
+                fastdl_bn_grad_sums_cl_f32(dp + r0 * dr, dr, xp + r0 * sr, sr,
+                                           min(rows, n_rows - r0), channels, &mean[0],
+                                           &part_dy[ch, 0], &part_dyxc[ch, 0])
+            else:
+                fastdl_bn_grad_sums_cl_f64(dp + r0 * dr, dr, xp + r0 * sr, sr,
+                                           min(rows, n_rows - r0), channels, &mean[0],
+                                           &part_dy[ch, 0], &part_dyxc[ch, 0])
+        for ch in range(1, n_chunks):    # in chunk order
+            for c in range(channels):
+                part_dy[0, c] += part_dy[ch, c]
+                part_dyxc[0, c] += part_dyxc[ch, c]
+    return part_dy_arr[0].copy(), part_dyxc_arr[0].copy()
+
+
+def dx_cm(const floating[:, :, ::1] dy, const floating[:, :, ::1] x, floating[:, :, ::1] dx,
+          const floating[::1] mean, const floating[::1] a, const floating[::1] b,
+          const floating[::1] k, int n_threads):
+    """dx[o, c, :] = a[c] * dy + (b[c] * (x - mean[c]) + k[c])."""
+    cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
+    cdef Py_ssize_t do = dy.strides[0] // sizeof(floating)
+    cdef Py_ssize_t dc = dy.strides[1] // sizeof(floating)
+    cdef Py_ssize_t oo = dx.strides[0] // sizeof(floating)
+    cdef Py_ssize_t oc = dx.strides[1] // sizeof(floating)
+    cdef Py_ssize_t n_rows = outer * channels, group = max(<Py_ssize_t>1, APPLY_TARGET // inner)
+    cdef Py_ssize_t n_groups = _ceil_div(n_rows, group), g, r, o, c
+    cdef int nt = _threads(n_rows * inner, n_groups, n_threads)
+    cdef const floating *xp = &x[0, 0, 0]
+    cdef const floating *dp = &dy[0, 0, 0]
+    cdef floating *op = &dx[0, 0, 0]
+    with nogil:
+        for g in prange(n_groups, num_threads=nt, schedule="static"):
+            for r in range(g * group, min((g + 1) * group, n_rows)):
+                o = r // channels
+                c = r - o * channels
+                if floating is float:
+                    fastdl_bn_dx_row_f32(dp + o * do + c * dc, xp + o * so + c * sc,
+                                         op + o * oo + c * oc, inner, mean[c], a[c], b[c], k[c])
+                else:
+                    fastdl_bn_dx_row_f64(dp + o * do + c * dc, xp + o * so + c * sc,
+                                         op + o * oo + c * oc, inner, mean[c], a[c], b[c], k[c])
+
+
+def dx_cl(const floating[:, ::1] dy, const floating[:, ::1] x, floating[:, ::1] dx,
+          const floating[::1] mean, const floating[::1] a, const floating[::1] b,
+          const floating[::1] k, int n_threads):
+    """dx[r, c] = a[c] * dy + (b[c] * (x - mean[c]) + k[c])."""
+    cdef Py_ssize_t n_rows = x.shape[0], channels = x.shape[1]
+    cdef Py_ssize_t sr = x.strides[0] // sizeof(floating), dr = dy.strides[0] // sizeof(floating)
+    cdef Py_ssize_t orow = dx.strides[0] // sizeof(floating)
+    cdef Py_ssize_t rows = max(<Py_ssize_t>1, APPLY_TARGET // channels)
+    cdef Py_ssize_t n_groups = _ceil_div(n_rows, rows), g, r0
+    cdef int nt = _threads(n_rows * channels, n_groups, n_threads)
+    cdef const floating *xp = &x[0, 0]
+    cdef const floating *dp = &dy[0, 0]
+    cdef floating *op = &dx[0, 0]
+    with nogil:
+        for g in prange(n_groups, num_threads=nt, schedule="static"):
+            r0 = g * rows
+            if floating is float:
+                fastdl_bn_dx_cl_f32(dp + r0 * dr, dr, xp + r0 * sr, sr, op + r0 * orow, orow,
+                                    min(rows, n_rows - r0), channels, &mean[0], &a[0], &b[0],
+                                    &k[0])
+            else:
+                fastdl_bn_dx_cl_f64(dp + r0 * dr, dr, xp + r0 * sr, sr, op + r0 * orow, orow,
+                                    min(rows, n_rows - r0), channels, &mean[0], &a[0], &b[0],
+                                    &k[0])
