@@ -68,7 +68,7 @@ static void FN(pack_b)(T *dst, const T *src, const T *mask, int64_t rs, int64_t 
 
 /* im2col panels with pixels on the lanes: element (lane p, k) = Xcol[k0 + k][p] for the
  * chunk's pixels (tables ih0/iw0), L lanes per panel, kc reduction columns. */
-static void FN(pack_im2col_pix)(T *dst, int64_t L, const fastdl_conv_geom *g, const T *xn,
+__attribute__((noinline)) static void FN(pack_im2col_pix)(T *dst, int64_t L, const fastdl_conv_geom *g, const T *xn,
                                 const int64_t *ih0, const int64_t *iw0, int64_t np,
                                 int64_t k0, int64_t kc)
 {
@@ -146,7 +146,7 @@ static void FN(pack_im2col_kk)(T *dst, int64_t L, const fastdl_conv_geom *g, con
 }
 
 /* C[m×n] (=|+=) A·B over kc from packed panels; edge tiles go through a local tile. */
-static void FN(gemm)(int64_t m, int64_t n, int64_t kc, const T *ap, const T *bp, T *c,
+__attribute__((noinline)) static void FN(gemm)(int64_t m, int64_t n, int64_t kc, const T *ap, const T *bp, T *c,
                      int64_t ldc, int acc)
 {
     T tmp[MR * NR];
