@@ -20,6 +20,14 @@
 #include <string.h>
 #include "fastdl_simd.h"
 
+/* Let GCC if-convert and vectorise the branch-free min/max/select loops (it keeps them
+ * scalar under the default -ftrapping-math). Values are unchanged: no reassociation, no
+ * contraction, NaN and signed zeros behave as written. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #define FASTDL_BX_AT(T, base, i, j, s0, s1) \
     (*(const T *)((const char *)(base) + (ptrdiff_t)(i) * (s0) + (ptrdiff_t)(j) * (s1)))
 #define FASTDL_BX_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -270,20 +278,28 @@ FASTDL_CLONES static int fastdl_nms_any_kept(const double *FASTDL_RESTRICT kx1,
     return 0;
 }
 
-/* Largest cell span (per axis) of a box stored in the grid; larger boxes go to a list that
- * every candidate checks, and a larger candidate checks every kept box. */
+/* Largest cell span (per axis) of a box entered in the grid; larger boxes are tested by every
+ * candidate (a kept-box list), and a larger candidate is tested against every kept box. */
 #define FASTDL_NMS_MAX_SPAN 3
 
 static inline ptrdiff_t fastdl_nms_cell(double v, double lo, double inv, ptrdiff_t g)
 {
-    const double t = (v - lo) * inv;
+    const double t = (v - lo) * inv;     /* monotonic in v: overlapping boxes share a cell */
     ptrdiff_t c = t > 0 ? (ptrdiff_t)t : 0;
     return c < g ? c : g - 1;
 }
 
 /* Greedy NMS of the n boxes (SoA, visiting order); writes the kept positions (ascending) to
  * kept and returns their count (at most limit; limit < 0: no limit), or -1 when out of
- * memory. finite: every coordinate is finite (else a plain scan over the kept boxes). */
+ * memory. finite: every coordinate is finite (else a plain scan over the kept boxes).
+ *
+ * Grid: a static uniform grid (cells about the mean box size) lists every box of positive
+ * area under each cell it covers, in visiting order, as contiguous float64 SoA entries
+ * (compressed rows). An entry's area is NaN until its box is kept, which makes the test
+ * `inter > thr * (area_k + area - inter)` false for boxes suppressed or not yet visited. A
+ * candidate scans, in each of its cells, the entries before its own (earlier boxes only), 8
+ * at a time, branch-free, stopping at the first suppressor. Boxes spanning more than
+ * FASTDL_NMS_MAX_SPAN cells on an axis stay out of the grid. */
 static ptrdiff_t fastdl_nms_soa(const double *x1, const double *y1, const double *x2,
                                 const double *y2, const double *area, ptrdiff_t n, double thr,
                                 ptrdiff_t limit, int finite, int64_t *kept)
@@ -302,12 +318,12 @@ static ptrdiff_t fastdl_nms_soa(const double *x1, const double *y1, const double
         npos++;
     }
     const double ext_x = hix - lox, ext_y = hiy - loy;
-    int use_grid = finite && npos >= 64 && isfinite(ext_x) && isfinite(ext_y)
+    int use_grid = finite && npos >= 32 && isfinite(ext_x) && isfinite(ext_y)
                    && isfinite(sw) && isfinite(sh);
     ptrdiff_t gx = 1, gy = 1;
     double inv = 0;
     if (use_grid) {
-        /* Cells about the mean box size (pairs to test ~ density * (w + s)^4 / s^2, least
+        /* Cells about the mean box size (entries scanned ~ density * (w + s)^4 / s^2, least
          * at s = w), at most 2 * npos + 64 cells. */
         double s = FASTDL_BX_MAX(sw, sh) / (double)npos;
         const double cap = 2.0 * (double)npos + 64.0;
@@ -322,87 +338,113 @@ static ptrdiff_t fastdl_nms_soa(const double *x1, const double *y1, const double
         }
     }
 
-    /* Kept boxes of positive area (SoA, in keeping order) and their first cell. */
-    const ptrdiff_t cap_k = limit;
-    double *kbuf = (double *)malloc((size_t)cap_k * 5 * sizeof(double));
-    ptrdiff_t *kcell = NULL, *head = NULL, *next = NULL, *node = NULL, *big = NULL;
+    /* Kept boxes of positive area (SoA, keeping order), for large candidates / no grid. */
+    double *kbuf = (double *)malloc((size_t)limit * 5 * sizeof(double));
     if (!kbuf) return -1;
-    double *kx1 = kbuf, *ky1 = kbuf + cap_k, *kx2 = kbuf + 2 * cap_k, *ky2 = kbuf + 3 * cap_k;
-    double *karea = kbuf + 4 * cap_k;
+    double *kx1 = kbuf, *ky1 = kbuf + limit, *kx2 = kbuf + 2 * limit, *ky2 = kbuf + 3 * limit;
+    double *karea = kbuf + 4 * limit;
+    ptrdiff_t nk = 0;
+
+    /* Grid (compressed rows): cbeg[c] first entry of cell c; per box its cell range (bc) and
+     * the positions of its entries (gpos[boff[g] ...], cells in row-major order). */
+    ptrdiff_t *cbeg = NULL, *bc = NULL, *boff = NULL, *gpos = NULL, *big = NULL;
+    double *ebuf = NULL, *ex1 = NULL, *ey1 = NULL, *ex2 = NULL, *ey2 = NULL, *ea = NULL;
+    ptrdiff_t nbig = 0;
+    int oom = 0;
     if (use_grid) {
-        kcell = (ptrdiff_t *)malloc((size_t)cap_k * 2 * sizeof(ptrdiff_t));
-        head = (ptrdiff_t *)malloc((size_t)(gx * gy) * sizeof(ptrdiff_t));
-        next = (ptrdiff_t *)malloc((size_t)cap_k * FASTDL_NMS_MAX_SPAN * FASTDL_NMS_MAX_SPAN
-                                   * sizeof(ptrdiff_t));
-        node = (ptrdiff_t *)malloc((size_t)cap_k * FASTDL_NMS_MAX_SPAN * FASTDL_NMS_MAX_SPAN
-                                   * sizeof(ptrdiff_t));
-        big = (ptrdiff_t *)malloc((size_t)cap_k * sizeof(ptrdiff_t));
-        if (!kcell || !head || !next || !node || !big) {
-            free(kbuf); free(kcell); free(head); free(next); free(node); free(big);
-            return -1;
+        const ptrdiff_t ncell = gx * gy;
+        cbeg = (ptrdiff_t *)calloc((size_t)ncell + 1, sizeof(ptrdiff_t));
+        bc = (ptrdiff_t *)malloc((size_t)n * 4 * sizeof(ptrdiff_t));
+        boff = (ptrdiff_t *)malloc((size_t)n * sizeof(ptrdiff_t));
+        big = (ptrdiff_t *)malloc((size_t)limit * sizeof(ptrdiff_t));
+        if (!cbeg || !bc || !boff || !big) { oom = 1; goto done; }
+        ptrdiff_t nent = 0;
+        for (ptrdiff_t g = 0; g < n; g++) {
+            ptrdiff_t *r = bc + 4 * g;
+            boff[g] = nent;
+            if (!(area[g] > 0)) { r[0] = -1; continue; }
+            r[0] = fastdl_nms_cell(x1[g], lox, inv, gx); r[2] = fastdl_nms_cell(x2[g], lox, inv, gx);
+            r[1] = fastdl_nms_cell(y1[g], loy, inv, gy); r[3] = fastdl_nms_cell(y2[g], loy, inv, gy);
+            if (r[2] - r[0] >= FASTDL_NMS_MAX_SPAN || r[3] - r[1] >= FASTDL_NMS_MAX_SPAN) {
+                r[0] = -2;                                     /* large: not in the grid */
+                continue;
+            }
+            for (ptrdiff_t cy = r[1]; cy <= r[3]; cy++)
+                for (ptrdiff_t cx = r[0]; cx <= r[2]; cx++) cbeg[cy * gx + cx + 1]++;
+            nent += (r[2] - r[0] + 1) * (r[3] - r[1] + 1);
         }
-        for (ptrdiff_t c = 0; c < gx * gy; c++) head[c] = -1;
+        for (ptrdiff_t c = 0; c < ncell; c++) cbeg[c + 1] += cbeg[c];
+        ebuf = (double *)malloc((size_t)(nent > 0 ? nent : 1) * 5 * sizeof(double));
+        gpos = (ptrdiff_t *)malloc((size_t)(nent > 0 ? nent : 1) * sizeof(ptrdiff_t));
+        ptrdiff_t *fill = (ptrdiff_t *)malloc((size_t)ncell * sizeof(ptrdiff_t));
+        if (!ebuf || !gpos || !fill) { free(fill); oom = 1; goto done; }
+        ex1 = ebuf; ey1 = ebuf + nent; ex2 = ebuf + 2 * nent; ey2 = ebuf + 3 * nent;
+        ea = ebuf + 4 * nent;
+        memcpy(fill, cbeg, (size_t)ncell * sizeof(ptrdiff_t));
+        for (ptrdiff_t g = 0; g < n; g++) {
+            const ptrdiff_t *r = bc + 4 * g;
+            if (r[0] < 0) continue;
+            ptrdiff_t t = boff[g];
+            for (ptrdiff_t cy = r[1]; cy <= r[3]; cy++)
+                for (ptrdiff_t cx = r[0]; cx <= r[2]; cx++) {
+                    const ptrdiff_t e = fill[cy * gx + cx]++;
+                    ex1[e] = x1[g]; ey1[e] = y1[g]; ex2[e] = x2[g]; ey2[e] = y2[g];
+                    ea[e] = NAN;                                /* not kept (yet) */
+                    gpos[t++] = e;
+                }
+        }
+        free(fill);
     }
 
-    ptrdiff_t nkept = 0, nk = 0, nnode = 0, nbig = 0;
+    ptrdiff_t nkept = 0;
     for (ptrdiff_t g = 0; g < n && nkept < limit; g++) {
         const double bx1 = x1[g], by1 = y1[g], bx2 = x2[g], by2 = y2[g], ba = area[g];
         if (ba == 0) {                     /* zero area: never suppressed, never suppresses */
             kept[nkept++] = g;
             continue;
         }
-        int sup = 0;
-        ptrdiff_t cx1 = 0, cy1 = 0, cx2 = 0, cy2 = 0, small = 0;
-        if (use_grid) {
-            cx1 = fastdl_nms_cell(bx1, lox, inv, gx); cx2 = fastdl_nms_cell(bx2, lox, inv, gx);
-            cy1 = fastdl_nms_cell(by1, loy, inv, gy); cy2 = fastdl_nms_cell(by2, loy, inv, gy);
-            small = cx2 - cx1 < FASTDL_NMS_MAX_SPAN && cy2 - cy1 < FASTDL_NMS_MAX_SPAN;
-        }
-        if (!small) {
+        const ptrdiff_t *r = use_grid ? bc + 4 * g : NULL;
+        const int in_grid = use_grid && r[0] >= 0;
+        int sup;
+        if (!in_grid) {
             sup = fastdl_nms_any_kept(kx1, ky1, kx2, ky2, karea, nk, bx1, by1, bx2, by2, ba, thr);
         } else {
+            sup = 0;
             for (ptrdiff_t t = 0; t < nbig && !sup; t++) {
                 const ptrdiff_t k = big[t];
                 sup = fastdl_nms_suppresses(kx1[k], ky1[k], kx2[k], ky2[k], karea[k],
                                             bx1, by1, bx2, by2, ba, thr);
             }
-            for (ptrdiff_t cy = cy1; cy <= cy2 && !sup; cy++) {
-                for (ptrdiff_t cx = cx1; cx <= cx2 && !sup; cx++) {
-                    for (ptrdiff_t e = head[cy * gx + cx]; e >= 0; e = next[e]) {
-                        const ptrdiff_t k = node[e];
-                        /* test a pair once: in the first cell both boxes cover */
-                        if (FASTDL_BX_MAX(cx1, kcell[2 * k]) != cx
-                            || FASTDL_BX_MAX(cy1, kcell[2 * k + 1]) != cy) continue;
-                        if (fastdl_nms_suppresses(kx1[k], ky1[k], kx2[k], ky2[k], karea[k],
-                                                  bx1, by1, bx2, by2, ba, thr)) {
-                            sup = 1;
-                            break;
-                        }
-                    }
+            ptrdiff_t t = boff[g];
+            for (ptrdiff_t cy = r[1]; cy <= r[3] && !sup; cy++)
+                for (ptrdiff_t cx = r[0]; cx <= r[2] && !sup; cx++, t++) {
+                    const ptrdiff_t e0 = cbeg[cy * gx + cx];
+                    sup = fastdl_nms_any_kept(ex1 + e0, ey1 + e0, ex2 + e0, ey2 + e0, ea + e0,
+                                              gpos[t] - e0, bx1, by1, bx2, by2, ba, thr);
                 }
-            }
         }
         if (sup) continue;
         kept[nkept++] = g;
         kx1[nk] = bx1; ky1[nk] = by1; kx2[nk] = bx2; ky2[nk] = by2; karea[nk] = ba;
         if (use_grid) {
-            if (small) {
-                kcell[2 * nk] = cx1;
-                kcell[2 * nk + 1] = cy1;
-                for (ptrdiff_t cy = cy1; cy <= cy2; cy++)
-                    for (ptrdiff_t cx = cx1; cx <= cx2; cx++) {
-                        node[nnode] = nk;
-                        next[nnode] = head[cy * gx + cx];
-                        head[cy * gx + cx] = nnode++;
-                    }
+            if (in_grid) {
+                const ptrdiff_t cnt = (r[2] - r[0] + 1) * (r[3] - r[1] + 1);
+                for (ptrdiff_t t = 0; t < cnt; t++) ea[gpos[boff[g] + t]] = ba;
             } else {
                 big[nbig++] = nk;
             }
         }
         nk++;
     }
-    free(kbuf); free(kcell); free(head); free(next); free(node); free(big);
+    free(kbuf); free(cbeg); free(bc); free(boff); free(gpos); free(big); free(ebuf);
     return nkept;
+done:
+    free(kbuf); free(cbeg); free(bc); free(boff); free(gpos); free(big); free(ebuf);
+    return oom ? -1 : 0;
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 #endif /* FASTDL_BOXES_H */
