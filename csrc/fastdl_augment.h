@@ -58,6 +58,7 @@ typedef struct {
     const void *shift;
     const uint8_t *plus, *minus;
     ptrdiff_t shift_stride, channels;
+    int stream;                /* write the output with non-temporal stores (large outputs) */
 } fastdl_aug_job;
 
 /* ---------------------------------------------------------------------------------------
@@ -206,6 +207,32 @@ static void fastdl_aug_gather(char *FASTDL_RESTRICT d, const char *FASTDL_RESTRI
     }
 }
 
+/* Copy n bytes with non-temporal stores for the 16-byte-aligned body of d: a large output
+ * is written to memory without first being read into the cache (a third less traffic). */
+static void fastdl_aug_stream_copy(char *FASTDL_RESTRICT d, const char *FASTDL_RESTRICT s,
+                                   ptrdiff_t n)
+{
+#if FASTDL_AUG_X86
+    ptrdiff_t head = (ptrdiff_t)((16 - ((uintptr_t)d & 15)) & 15);
+    if (head > n) head = n;
+    memcpy(d, s, (size_t)head);
+    d += head, s += head, n -= head;
+    for (; n >= 64; n -= 64, d += 64, s += 64) {
+        const __m128i a = _mm_loadu_si128((const __m128i *)s);
+        const __m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
+        const __m128i c = _mm_loadu_si128((const __m128i *)(s + 32));
+        const __m128i e = _mm_loadu_si128((const __m128i *)(s + 48));
+        _mm_stream_si128((__m128i *)d, a);
+        _mm_stream_si128((__m128i *)(d + 16), b);
+        _mm_stream_si128((__m128i *)(d + 32), c);
+        _mm_stream_si128((__m128i *)(d + 48), e);
+    }
+    for (; n >= 16; n -= 16, d += 16, s += 16)
+        _mm_stream_si128((__m128i *)d, _mm_loadu_si128((const __m128i *)s));
+#endif
+    memcpy(d, s, (size_t)n);
+}
+
 /* Copy n pixels: the source pixel of destination pixel q is src + q * step. */
 static void fastdl_aug_copy_pixels(const fastdl_aug_job *job, char *d, const char *s,
                                    ptrdiff_t n, ptrdiff_t step)
@@ -213,20 +240,25 @@ static void fastdl_aug_copy_pixels(const fastdl_aug_job *job, char *d, const cha
     const ptrdiff_t k = job->g * job->e;          /* bytes per pixel */
     const int packed = job->g == 1 || job->sg == job->e;
     if (n <= 0) return;
-    if (packed && step == k) memcpy(d, s, (size_t)(n * k));
+    if (packed && step == k) {
+        if (job->stream) fastdl_aug_stream_copy(d, s, n * k);
+        else memcpy(d, s, (size_t)(n * k));
+    }
     else if (packed && step == -k) fastdl_aug_mirror(d, s, n, k);
     else fastdl_aug_gather(d, s, n, step, job->g, job->sg, job->e);
 }
 
-/* Output rows [r0, r1) of a flip or crop. */
-static void fastdl_aug_copy_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdiff_t r1)
+/* Output rows [r0, r1) of a flip or crop, written from `out` on (row r at out + (r - r0) *
+ * row bytes). */
+static void fastdl_aug_copy_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdiff_t r1,
+                                 char *out)
 {
     const ptrdiff_t row_bytes = job->px * job->g * job->e, k = job->g * job->e;
     const ptrdiff_t per_image = job->a * job->rows;
     for (ptrdiff_t r = r0; r < r1; r++) {
         const ptrdiff_t i = r / per_image, t = r - i * per_image;
         const ptrdiff_t plane = t / job->rows, row = t - plane * job->rows;
-        char *d = job->y + r * row_bytes;
+        char *d = out + (r - r0) * row_bytes;
         const char *base = job->x + i * job->sn + plane * job->sa;
         switch (job->mode) {
         case FASTDL_AUG_FLIP_H:
@@ -273,10 +305,40 @@ static void fastdl_aug_copy_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdif
  * ------------------------------------------------------------------------------------- */
 
 /* uint8: y = min(max(x + plus - minus, 0), 255) with one of plus/minus zero, i.e. a
- * saturating add followed by a saturating subtract. */
-static void fastdl_aug_shift_u8_packed(uint8_t *FASTDL_RESTRICT d,
-                                       const uint8_t *FASTDL_RESTRICT s, ptrdiff_t n,
-                                       const uint8_t *plus, const uint8_t *minus, ptrdiff_t len)
+ * saturating add followed by a saturating subtract (16 or 32 bytes per instruction). */
+static inline void fastdl_aug_shift_u8_tail(uint8_t *d, const uint8_t *s, ptrdiff_t j,
+                                            ptrdiff_t m, const uint8_t *plus,
+                                            const uint8_t *minus)
+{
+    for (; j < m; j++) {
+        const int v = (int)s[j] + plus[j] - minus[j];
+        d[j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
+#if FASTDL_AUG_X86
+__attribute__((target("avx2")))
+static void fastdl_aug_shift_u8_avx2(uint8_t *FASTDL_RESTRICT d, const uint8_t *FASTDL_RESTRICT s,
+                                     ptrdiff_t n, const uint8_t *plus, const uint8_t *minus,
+                                     ptrdiff_t len)
+{
+    for (ptrdiff_t b = 0; b < n; b += len) {
+        const ptrdiff_t m = n - b < len ? n - b : len;
+        ptrdiff_t j = 0;
+        for (; j + 32 <= m; j += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(s + b + j));
+            v = _mm256_adds_epu8(v, _mm256_loadu_si256((const __m256i *)(plus + j)));
+            v = _mm256_subs_epu8(v, _mm256_loadu_si256((const __m256i *)(minus + j)));
+            _mm256_storeu_si256((__m256i *)(d + b + j), v);
+        }
+        fastdl_aug_shift_u8_tail(d + b, s + b, j, m, plus, minus);
+    }
+}
+#endif
+
+static void fastdl_aug_shift_u8_sse2(uint8_t *FASTDL_RESTRICT d, const uint8_t *FASTDL_RESTRICT s,
+                                     ptrdiff_t n, const uint8_t *plus, const uint8_t *minus,
+                                     ptrdiff_t len)
 {
     for (ptrdiff_t b = 0; b < n; b += len) {
         const ptrdiff_t m = n - b < len ? n - b : len;
@@ -289,11 +351,36 @@ static void fastdl_aug_shift_u8_packed(uint8_t *FASTDL_RESTRICT d,
             _mm_storeu_si128((__m128i *)(d + b + j), v);
         }
 #endif
-        for (; j < m; j++) {
-            int v = (int)s[b + j] + plus[j] - minus[j];
-            d[b + j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-        }
+        fastdl_aug_shift_u8_tail(d + b, s + b, j, m, plus, minus);
     }
+}
+
+static int fastdl_aug_have_avx2(void)
+{
+#if FASTDL_AUG_X86
+    static int known = -1;      /* benign race: every thread computes the same value */
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return known;
+#else
+    return 0;
+#endif
+}
+
+/* n elements of a packed row; the pattern (len elements, a multiple of 32 bytes or the whole
+ * pixel) restarts at every pattern period. */
+static void fastdl_aug_shift_u8_packed(uint8_t *d, const uint8_t *s, ptrdiff_t n,
+                                       const uint8_t *plus, const uint8_t *minus, ptrdiff_t len)
+{
+#if FASTDL_AUG_X86
+    if (fastdl_aug_have_avx2()) {
+        fastdl_aug_shift_u8_avx2(d, s, n, plus, minus, len);
+        return;
+    }
+#endif
+    fastdl_aug_shift_u8_sse2(d, s, n, plus, minus, len);
 }
 
 #define FASTDL_DEFINE_SHIFT_FLOAT(T, SUFFIX)                                                  \
@@ -335,8 +422,9 @@ static inline void fastdl_aug_shift_one(const fastdl_aug_job *job, char *d, cons
     }
 }
 
-/* Output rows [r0, r1) of a shift (rows are plain rows: input row r of the same image). */
-static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdiff_t r1)
+/* Output rows [r0, r1) of a shift, written from `out` on (output row r is input row r). */
+static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdiff_t r1,
+                                  char *out)
 {
     const ptrdiff_t g = job->g, e = job->e, row_elems = job->px * g;
     const ptrdiff_t per_image = job->a * job->rows;
@@ -352,7 +440,7 @@ static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdi
         const ptrdiff_t plane = t / job->rows, row = t - plane * job->rows;
         /* Channel of element j of a pixel: the plane (NCHW: g == 1) or j (NHWC: plane 0). */
         const ptrdiff_t row_shift = i * job->shift_stride + plane;
-        char *d = job->y + r * row_elems * e;
+        char *d = out + (r - r0) * row_elems * e;
         const char *s = job->x + i * job->sn + plane * job->sa + row * job->sr;
         if (use_pattern) {
             if (row_shift != cached) {
@@ -406,11 +494,37 @@ static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdi
     }
 }
 
-/* Output rows [r0, r1) of any job. */
+/* Rows are assembled in a stack buffer of this size before being streamed out. */
+#define FASTDL_AUG_STREAM_BUFFER 16384
+
+/* Output rows [r0, r1) of any job. With job->stream (a large output that is not freshly
+ * allocated: streaming into pages the kernel has just zeroed is slower), plain row copies are
+ * streamed from the source, and shifted rows that fit are assembled in an L1 buffer, then
+ * streamed; mirrored rows are written in place (their stores are not 16-byte aligned). */
 static void fastdl_aug_run_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdiff_t r1)
 {
-    if (job->mode == FASTDL_AUG_SHIFT) fastdl_aug_shift_rows(job, r0, r1);
-    else fastdl_aug_copy_rows(job, r0, r1);
+    const ptrdiff_t row_bytes = job->px * job->g * job->e;
+    if (job->mode != FASTDL_AUG_SHIFT) {
+        fastdl_aug_copy_rows(job, r0, r1, job->y + r0 * row_bytes);
+#if FASTDL_AUG_X86
+        if (job->stream) _mm_sfence();
+#endif
+        return;
+    }
+    if (!job->stream || row_bytes > FASTDL_AUG_STREAM_BUFFER) {
+        fastdl_aug_shift_rows(job, r0, r1, job->y + r0 * row_bytes);
+        return;
+    }
+    char buffer[FASTDL_AUG_STREAM_BUFFER] __attribute__((aligned(64)));
+    const ptrdiff_t per_buffer = FASTDL_AUG_STREAM_BUFFER / row_bytes;
+    for (ptrdiff_t r = r0; r < r1; r += per_buffer) {
+        const ptrdiff_t end = r1 - r < per_buffer ? r1 : r + per_buffer;
+        fastdl_aug_shift_rows(job, r, end, buffer);
+        fastdl_aug_stream_copy(job->y + r * row_bytes, buffer, (end - r) * row_bytes);
+    }
+#if FASTDL_AUG_X86
+    _mm_sfence();   /* the streamed stores are visible before the threads join */
+#endif
 }
 
 #endif /* FASTDL_AUGMENT_H */

@@ -35,6 +35,7 @@ cdef extern from "fastdl_augment.h" nogil:
         const uint8_t *plus
         const uint8_t *minus
         Py_ssize_t shift_stride, channels
+        int stream
     void fastdl_aug_run_rows(const fastdl_aug_job *job, Py_ssize_t r0, Py_ssize_t r1)
 
 MODES = {"flip_h": FASTDL_AUG_FLIP_H, "flip_v": FASTDL_AUG_FLIP_V,
@@ -46,6 +47,9 @@ cdef enum:
     CHUNK_BYTES = 65536
     # Below this many output bytes, one thread (a parallel region costs a few microseconds).
     GRAIN_BYTES = 262144
+    # From this many output bytes on (well beyond the L2 caches), the output is written with
+    # non-temporal stores: it would not stay in cache anyway.
+    STREAM_BYTES = 8388608
 
 cdef dict _DTYPES = {np.dtype(np.uint8): 0, np.dtype(np.float32): 1, np.dtype(np.float64): 2}
 
@@ -79,10 +83,21 @@ cdef int _geometry(fastdl_aug_job *job, cnp.ndarray x, cnp.ndarray y, bint nchw)
     job.shift = NULL
     job.plus = job.minus = NULL
     job.shift_stride = job.channels = 0
+    job.stream = 0
     return 0
 
 
-cdef void _run(const fastdl_aug_job *job, int n_threads) noexcept nogil:
+cdef bint _stream_enabled = True
+
+
+def set_streaming(bint enabled):
+    """Development switch: allow (default) or forbid non-temporal stores on large outputs
+    (``stream=True`` calls)."""
+    global _stream_enabled
+    _stream_enabled = enabled
+
+
+cdef void _run(fastdl_aug_job *job, int n_threads) noexcept nogil:
     """All output rows of ``job``, in static chunks over at most ``n_threads`` threads."""
     cdef Py_ssize_t total_rows = job.n * job.a * job.rows
     cdef Py_ssize_t row_bytes = job.px * job.g * job.e
@@ -90,6 +105,7 @@ cdef void _run(const fastdl_aug_job *job, int n_threads) noexcept nogil:
     cdef int nt
     if total_rows == 0 or row_bytes == 0:
         return
+    job.stream = job.stream and total_rows * row_bytes >= STREAM_BYTES and _stream_enabled
     rows_per_chunk = max(1, CHUNK_BYTES // row_bytes)
     n_chunks = (total_rows + rows_per_chunk - 1) // rows_per_chunk
     nt = 1 if total_rows * row_bytes < GRAIN_BYTES else <int>min(<Py_ssize_t>n_threads, n_chunks)
@@ -104,15 +120,18 @@ cdef void _run(const fastdl_aug_job *job, int n_threads) noexcept nogil:
 def copy_rows(str mode, cnp.ndarray x, cnp.ndarray y, bint nchw, *,
               const uint8_t[::1] flags=None, const int64_t[::1] tops=None,
               const int64_t[::1] lefts=None, Py_ssize_t pad_h=0, Py_ssize_t pad_w=0,
-              int n_threads=1):
+              bint stream=False, int n_threads=1):
     """Flip or crop every image of ``x`` (IN, any strides) into ``y`` (OUT, C-contiguous).
 
     mode : "flip_h", "flip_v" (y has x's shape), "flip_some" (image i mirrored left-right when
     ``flags[i]``), "crop" (y's H, W are the crop size; image i is cut at ``(tops[i],
     lefts[i])`` of the image padded with ``pad_h`` zero rows and ``pad_w`` zero columns).
+    stream : allow non-temporal stores when y is large (y is a caller's buffer, not pages
+    that were just allocated).
     """
     cdef fastdl_aug_job job
     _geometry(&job, x, y, nchw)
+    job.stream = stream
     job.mode = MODES[mode]
     cdef Py_ssize_t i
     if job.mode == FASTDL_AUG_CROP:
@@ -138,15 +157,17 @@ def copy_rows(str mode, cnp.ndarray x, cnp.ndarray y, bint nchw, *,
 
 
 def shift(cnp.ndarray x, cnp.ndarray y, bint nchw, cnp.ndarray shifts, cnp.ndarray plus,
-          cnp.ndarray minus, int n_threads=1):
+          cnp.ndarray minus, bint stream=False, int n_threads=1):
     """``y = x + shift`` per image and channel: x (IN, any strides), y (OUT, C-contiguous).
 
     shifts : float images: C-contiguous (N or 1, C) array of x's dtype (None for uint8).
     plus, minus : uint8 images: C-contiguous (N or 1, C) uint8, the positive and negative
     parts of the integer shift (y = clip(x + plus - minus, 0, 255)); None for floats.
+    stream : as in :func:`copy_rows`.
     """
     cdef fastdl_aug_job job
     _geometry(&job, x, y, nchw)
+    job.stream = stream
     if y.shape[1] != x.shape[1] or y.shape[2] != x.shape[2] or y.shape[3] != x.shape[3]:
         raise ValueError("fastdl._augment: internal error: a shift keeps the shape")
     job.mode = FASTDL_AUG_SHIFT

@@ -25,7 +25,8 @@ def _output(where, x, out, shape, n_threads, *, elementwise=False):
     ``y`` is the C-contiguous array the kernel writes, ``result`` what the op returns (``out``,
     or ``y`` when ``out`` is None); they differ only for a non-contiguous ``out``, which gets
     ``y`` copied in. When ``y`` is ``out`` and overlaps ``x``, ``x`` is copied first, except
-    for an element-wise op writing exactly onto ``x`` (in place is then safe).
+    for an element-wise op writing exactly onto ``x`` (in place is then safe). The kernels may
+    stream (non-temporal stores) into a large caller's ``out``, never into fresh pages.
     """
     out = _ref._check_out(where, out, shape, x.dtype, n_threads)
     n = resolve_n_threads(where, n_threads)
@@ -54,7 +55,7 @@ def flip(x, *, axis="horizontal", layout="NHWC", out=None, n_threads=None):
     axis = check_choice("flip", "axis", axis, _ref._FLIP_AXES)
     x, y, result, n = _output("flip", x, out, x.shape, n_threads)
     _kernels.copy_rows("flip_h" if axis == "horizontal" else "flip_v", x, y, layout == "NCHW",
-                       n_threads=n)
+                       stream=y is out, n_threads=n)
     return _finish(y, result)
 
 
@@ -66,7 +67,8 @@ def random_flip(x, p=0.5, *, seed=None, rng=None, layout="NHWC", out=None, n_thr
     x, y, result, n = _output(where, x, out, x.shape, n_threads)
     key = _random.make_key(where, seed, rng)
     flags = _ref._flip_coins(key, x.shape[0], p).astype(np.uint8)
-    _kernels.copy_rows("flip_some", x, y, layout == "NCHW", flags=flags, n_threads=n)
+    _kernels.copy_rows("flip_some", x, y, layout == "NCHW", flags=flags, stream=y is out,
+                       n_threads=n)
     return _finish(y, result)
 
 
@@ -85,19 +87,20 @@ def random_crop(x, size, *, padding=0, seed=None, rng=None, layout="NHWC", out=N
     _kernels.copy_rows("crop", x, y, layout == "NCHW",
                        tops=np.ascontiguousarray(tops, dtype=np.int64),
                        lefts=np.ascontiguousarray(lefts, dtype=np.int64),
-                       pad_h=pad_h, pad_w=pad_w, n_threads=n)
+                       pad_h=pad_h, pad_w=pad_w, stream=y is out, n_threads=n)
     return _finish(y, result)
 
 
-def _shift(x, y, layout, shifts, n):
+def _shift(x, y, layout, shifts, stream, n):
     """Run the shift kernel with the (N or 1, C) float64 ``shifts`` (rounded for uint8)."""
     table = _ref._shift_table(x, shifts)
     if x.dtype == np.uint8:
         plus = np.maximum(table, 0).astype(np.uint8)
         minus = np.maximum(-table, 0).astype(np.uint8)
-        _kernels.shift(x, y, layout == "NCHW", None, plus, minus, n)
+        _kernels.shift(x, y, layout == "NCHW", None, plus, minus, stream, n)
     else:
-        _kernels.shift(x, y, layout == "NCHW", np.ascontiguousarray(table), None, None, n)
+        _kernels.shift(x, y, layout == "NCHW", np.ascontiguousarray(table), None, None, stream,
+                       n)
 
 
 @implements(_ref.color_shift, _kernels)
@@ -105,7 +108,7 @@ def color_shift(x, shifts, *, layout="NHWC", out=None, n_threads=None):
     x, (_, _, c_axis) = _ref._image_batch("color_shift", x, layout)
     shifts = _ref._channel_shifts("color_shift", x, c_axis, shifts)
     x, y, result, n = _output("color_shift", x, out, x.shape, n_threads, elementwise=True)
-    _shift(x, y, layout, shifts, n)
+    _shift(x, y, layout, shifts, y is out, n)
     return _finish(y, result)
 
 
@@ -117,7 +120,8 @@ def random_color_shift(x, max_shift, *, seed=None, rng=None, layout="NHWC", out=
     max_shift = as_float(where, "max_shift", max_shift, low=0.0, high=np.inf, high_open=True)
     x, y, result, n = _output(where, x, out, x.shape, n_threads, elementwise=True)
     key = _random.make_key(where, seed, rng)
-    _shift(x, y, layout, _ref._random_shifts(key, x.shape[0], x.shape[c_axis], max_shift), n)
+    shifts = _ref._random_shifts(key, x.shape[0], x.shape[c_axis], max_shift)
+    _shift(x, y, layout, shifts, y is out, n)
     return _finish(y, result)
 
 
@@ -127,5 +131,5 @@ def pca_color_augment(x, eigvals, eigvecs, alphas, *, layout="NHWC", out=None, n
     x, (_, _, c_axis) = _ref._image_batch(where, x, layout)
     offsets = _ref._pca_offsets(where, x, c_axis, eigvals, eigvecs, alphas)
     x, y, result, n = _output(where, x, out, x.shape, n_threads, elementwise=True)
-    _shift(x, y, layout, offsets, n)
+    _shift(x, y, layout, offsets, y is out, n)
     return _finish(y, result)

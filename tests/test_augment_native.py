@@ -247,3 +247,18 @@ def test_float_shift_specials():
     shifts = [-np.inf, 1.0, 2.0, np.nan]
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(fastdl.color_shift(x, shifts), ref.color_shift(x, shifts))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_large_out_uses_the_streaming_path(layout, rng):
+    """Outputs of 8 MiB and more written into a caller's out= use non-temporal stores (rows
+    of an odd byte length, so that stores start unaligned): same values as the reference."""
+    x = to_layout(make_batch(rng, (12, 300, 787, 3), np.uint8), layout)     # 8.5 MB
+    for name, kw in [("flip", {"axis": "vertical"}), ("flip", {}), ("random_flip", {}),
+                     ("random_crop", {"size": (299, 786), "padding": (0, 3)}),
+                     ("color_shift", {}), ("random_color_shift", {})]:
+        expected = call(ref, name, x, layout, **kw)
+        for n in (1, 2):
+            out = np.full_like(expected, 7)
+            assert call(fastdl, name, x, layout, out=out, n_threads=n, **kw) is out
+            np.testing.assert_array_equal(out, expected, err_msg=f"{name} {kw} {n}")
