@@ -104,10 +104,19 @@ cdef inline Py_ssize_t _cl_rows(Py_ssize_t rows, Py_ssize_t channels) noexcept n
     return max(_ceil_div(REDUCE_TARGET, channels), _ceil_div(rows, MAX_CL_CHUNKS), <Py_ssize_t>1)
 
 
+cdef int _check_last(Py_ssize_t extent, Py_ssize_t stride, Py_ssize_t itemsize) except -1:
+    """The kernels read each view's last axis as a contiguous run."""
+    if extent > 1 and stride != itemsize:
+        raise ValueError("fastdl._norm: internal error: the last axis of a view must be "
+                         "contiguous")
+    return 0
+
+
 # --- statistics ---------------------------------------------------------------------------
 
-def stats_cm(const floating[:, :, ::1] x, int n_threads):
+def stats_cm(const floating[:, :, :] x, int n_threads):
     """Per-channel (mean, sum of squared deviations) of x (outer, C, inner), float64 (C,)."""
+    _check_last(x.shape[2], x.strides[2], sizeof(floating))
     cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
     cdef Py_ssize_t rows = _cm_blocks(outer, inner)
@@ -141,8 +150,9 @@ def stats_cm(const floating[:, :, ::1] x, int n_threads):
     return mean_arr, m2_arr
 
 
-def stats_cl(const floating[:, ::1] x, int n_threads):
+def stats_cl(const floating[:, :] x, int n_threads):
     """Per-channel (mean, sum of squared deviations) of x (rows, C), float64 (C,)."""
+    _check_last(x.shape[1], x.strides[1], sizeof(floating))
     cdef Py_ssize_t n_rows = x.shape[0], channels = x.shape[1]
     cdef Py_ssize_t sr = x.strides[0] // sizeof(floating)
     cdef Py_ssize_t rows = _cl_rows(n_rows, channels)
@@ -175,9 +185,11 @@ def stats_cl(const floating[:, ::1] x, int n_threads):
 
 # --- normalisation: y = (x - mean) * alpha + beta ------------------------------------------
 
-def affine_cm(const floating[:, :, ::1] x, floating[:, :, ::1] y, const floating[::1] mean,
+def affine_cm(const floating[:, :, :] x, floating[:, :, :] y, const floating[::1] mean,
               const floating[::1] alpha, const floating[::1] beta, int n_threads):
     """y[o, c, :] = (x[o, c, :] - mean[c]) * alpha[c] + beta[c]; y may be x."""
+    _check_last(x.shape[2], x.strides[2], sizeof(floating))
+    _check_last(y.shape[2], y.strides[2], sizeof(floating))
     cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
     cdef Py_ssize_t yo = y.strides[0] // sizeof(floating), yc = y.strides[1] // sizeof(floating)
@@ -199,9 +211,11 @@ def affine_cm(const floating[:, :, ::1] x, floating[:, :, ::1] y, const floating
                                              mean[c], alpha[c], beta[c])
 
 
-def affine_cl(const floating[:, ::1] x, floating[:, ::1] y, const floating[::1] mean,
+def affine_cl(const floating[:, :] x, floating[:, :] y, const floating[::1] mean,
               const floating[::1] alpha, const floating[::1] beta, int n_threads):
     """y[r, c] = (x[r, c] - mean[c]) * alpha[c] + beta[c]; y may be x."""
+    _check_last(x.shape[1], x.strides[1], sizeof(floating))
+    _check_last(y.shape[1], y.strides[1], sizeof(floating))
     cdef Py_ssize_t n_rows = x.shape[0], channels = x.shape[1]
     cdef Py_ssize_t sr = x.strides[0] // sizeof(floating), yr = y.strides[0] // sizeof(floating)
     cdef Py_ssize_t rows = max(<Py_ssize_t>1, APPLY_TARGET // channels)
@@ -224,9 +238,11 @@ def affine_cl(const floating[:, ::1] x, floating[:, ::1] y, const floating[::1] 
 
 # --- backward -------------------------------------------------------------------------------
 
-def grad_sums_cm(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
+def grad_sums_cm(const floating[:, :, :] dy, const floating[:, :, :] x,
                  const double[::1] mean, int n_threads):
     """Per-channel (sum dy, sum dy * (x - mean)) over (outer, C, inner), float64 (C,)."""
+    _check_last(dy.shape[2], dy.strides[2], sizeof(floating))
+    _check_last(x.shape[2], x.strides[2], sizeof(floating))
     cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
     cdef Py_ssize_t do = dy.strides[0] // sizeof(floating)
@@ -261,9 +277,11 @@ def grad_sums_cm(const floating[:, :, ::1] dy, const floating[:, :, ::1] x,
     return sum_dy_arr, sum_dyxc_arr
 
 
-def grad_sums_cl(const floating[:, ::1] dy, const floating[:, ::1] x, const double[::1] mean,
+def grad_sums_cl(const floating[:, :] dy, const floating[:, :] x, const double[::1] mean,
                  int n_threads):
     """Per-channel (sum dy, sum dy * (x - mean)) over (rows, C), float64 (C,)."""
+    _check_last(dy.shape[1], dy.strides[1], sizeof(floating))
+    _check_last(x.shape[1], x.strides[1], sizeof(floating))
     cdef Py_ssize_t n_rows = x.shape[0], channels = x.shape[1]
     cdef Py_ssize_t sr = x.strides[0] // sizeof(floating), dr = dy.strides[0] // sizeof(floating)
     cdef Py_ssize_t rows = _cl_rows(n_rows, channels)
@@ -292,10 +310,13 @@ def grad_sums_cl(const floating[:, ::1] dy, const floating[:, ::1] x, const doub
     return part_dy_arr[0].copy(), part_dyxc_arr[0].copy()
 
 
-def dx_cm(const floating[:, :, ::1] dy, const floating[:, :, ::1] x, floating[:, :, ::1] dx,
+def dx_cm(const floating[:, :, :] dy, const floating[:, :, :] x, floating[:, :, :] dx,
           const floating[::1] mean, const floating[::1] a, const floating[::1] b,
           const floating[::1] k, int n_threads):
     """dx[o, c, :] = a[c] * dy + (b[c] * (x - mean[c]) + k[c])."""
+    _check_last(dy.shape[2], dy.strides[2], sizeof(floating))
+    _check_last(x.shape[2], x.strides[2], sizeof(floating))
+    _check_last(dx.shape[2], dx.strides[2], sizeof(floating))
     cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
     cdef Py_ssize_t do = dy.strides[0] // sizeof(floating)
@@ -321,10 +342,13 @@ def dx_cm(const floating[:, :, ::1] dy, const floating[:, :, ::1] x, floating[:,
                                          op + o * oo + c * oc, inner, mean[c], a[c], b[c], k[c])
 
 
-def dx_cl(const floating[:, ::1] dy, const floating[:, ::1] x, floating[:, ::1] dx,
+def dx_cl(const floating[:, :] dy, const floating[:, :] x, floating[:, :] dx,
           const floating[::1] mean, const floating[::1] a, const floating[::1] b,
           const floating[::1] k, int n_threads):
     """dx[r, c] = a[c] * dy + (b[c] * (x - mean[c]) + k[c])."""
+    _check_last(dy.shape[1], dy.strides[1], sizeof(floating))
+    _check_last(x.shape[1], x.strides[1], sizeof(floating))
+    _check_last(dx.shape[1], dx.strides[1], sizeof(floating))
     cdef Py_ssize_t n_rows = x.shape[0], channels = x.shape[1]
     cdef Py_ssize_t sr = x.strides[0] // sizeof(floating), dr = dy.strides[0] // sizeof(floating)
     cdef Py_ssize_t orow = dx.strides[0] // sizeof(floating)
