@@ -249,13 +249,13 @@ FASTDL_INLINE double fdl_tanh_f64(double x)
 /* ---------------------------------------------------------------- array loops */
 
 #define FASTDL_DEFINE_MATH_LOOPS(T, SUFFIX)                                                   \
-FASTDL_CLONES static void fdl_exp_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                  \
+FASTDL_CLONES __attribute__((unused)) static void fdl_exp_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                  \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = fdl_exp_##SUFFIX(x[i]); }                          \
-FASTDL_CLONES static void fdl_log_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                  \
+FASTDL_CLONES __attribute__((unused)) static void fdl_log_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                  \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = fdl_log_##SUFFIX(x[i]); }                          \
-FASTDL_CLONES static void fdl_log1p_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                \
+FASTDL_CLONES __attribute__((unused)) static void fdl_log1p_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = fdl_log1p_##SUFFIX(x[i]); }
 
