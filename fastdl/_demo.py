@@ -18,7 +18,10 @@ the public fastdl API:
    precision and recall of the recovered boxes (IoU >= 0.5, right class).
 
 Each model runs on the native backend and on the NumPy reference (``--backend both``, the
-default) with the same seed, so both reach the same accuracy, and the speed-up is printed.
+default) with the same seed, so both reach the same accuracy (up to float32 rounding: the
+kernels round differently from the reference, which can flip a test sample after many
+epochs), and the speed-up is printed. Times per epoch of the nn models are the median epoch
+of ``fit`` (evaluation and one-time start-up excluded).
 ``--plot out.png`` writes the learning curves to ``out.png`` and the detections to
 ``out_detections.png``.
 """
