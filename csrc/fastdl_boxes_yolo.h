@@ -126,34 +126,48 @@ static void fastdl_yolo_decode_##S(const T *pred, const ptrdiff_t *st, ptrdiff_t
 FASTDL_DEFINE_YOLO_DECODE(float, f32)
 FASTDL_DEFINE_YOLO_DECODE(double, f64)
 
-/* Largest, smallest entry of k contiguous values and whether one is not finite. */
-#define FASTDL_DEFINE_RANGE(T, S)                                                               \
-FASTDL_CLONES static void fastdl_yolo_range_##S(const T *p, ptrdiff_t k, T *lo, T *hi,        \
-                                                int *nonfinite)                               \
+/* Largest (sign +1) or smallest (sign -1) of k contiguous values without NaN: 8 lanes of
+ * partial results (element-wise selects that GCC vectorises). */
+#define FASTDL_DEFINE_EXTREME(T, S)                                                             \
+FASTDL_CLONES static T fastdl_yolo_max_##S(const T *p, ptrdiff_t k)                           \
 {                                                                                             \
-    T mx = p[0], mn = p[0];                                                                   \
-    int bad = 0;                                                                              \
-    for (ptrdiff_t j = 0; j < k; j++) {                                                       \
-        const T v = p[j];                                                                     \
-        mx = v > mx ? v : mx;                                                                 \
-        mn = v < mn ? v : mn;                                                                 \
-        bad |= !(v - v == 0);                         /* NaN or +-inf */                      \
-    }                                                                                         \
-    *lo = mn; *hi = mx; *nonfinite = bad;                                                     \
+    T m8[8];                                                                                  \
+    for (int t = 0; t < 8; t++) m8[t] = p[0];                                                 \
+    ptrdiff_t j = 0;                                                                          \
+    for (; j + 8 <= k; j += 8)                                                                \
+        for (int t = 0; t < 8; t++) m8[t] = p[j + t] > m8[t] ? p[j + t] : m8[t];              \
+    T m = p[0];                                                                               \
+    for (int t = 0; t < 8; t++) m = m8[t] > m ? m8[t] : m;                                    \
+    for (; j < k; j++) m = p[j] > m ? p[j] : m;                                               \
+    return m;                                                                                 \
+}                                                                                             \
+FASTDL_CLONES static T fastdl_yolo_min_##S(const T *p, ptrdiff_t k)                           \
+{                                                                                             \
+    T m8[8];                                                                                  \
+    for (int t = 0; t < 8; t++) m8[t] = p[0];                                                 \
+    ptrdiff_t j = 0;                                                                          \
+    for (; j + 8 <= k; j += 8)                                                                \
+        for (int t = 0; t < 8; t++) m8[t] = p[j + t] < m8[t] ? p[j + t] : m8[t];              \
+    T m = p[0];                                                                               \
+    for (int t = 0; t < 8; t++) m = m8[t] < m ? m8[t] : m;                                    \
+    for (; j < k; j++) m = p[j] < m ? p[j] : m;                                               \
+    return m;                                                                                 \
 }
 
-FASTDL_DEFINE_RANGE(float, f32)
-FASTDL_DEFINE_RANGE(double, f64)
+FASTDL_DEFINE_EXTREME(float, f32)
+FASTDL_DEFINE_EXTREME(double, f64)
 
 /* Best class of boxes [0, m): score = conf[i] * probs[i, c] in T (as NumPy), first maximum,
  * kept when score >= thr (NaN never). conf strided (cs bytes), probs rows contiguous
  * (row stride ps bytes). Writes kept flat indices, scores, classes; returns the count.
- * *has_nan: some conf or prob is NaN. The maximum product is conf * max(p) (conf > 0) or
- * conf * min(p) (conf < 0) because rounding is monotonic; the first class reaching it is
- * then found by a short scan. Non-finite cases take the plain first-maximum loop. */
+ * probs_nan: the caller found a NaN in probs (every row then takes the plain loop);
+ * *has_nan: some conf or prob is NaN. For a finite non-zero conf and NaN-free probs, the
+ * largest product is conf * max(p) (conf > 0) or conf * min(p) (conf < 0) since rounding is
+ * monotonic; the first class reaching it is then found by a short scan, only for boxes that
+ * pass the threshold. Other cases take the plain first-maximum loop. */
 #define FASTDL_DEFINE_YOLO_BEST(T, S)                                                           \
 static ptrdiff_t fastdl_yolo_best_##S(const T *conf, ptrdiff_t cs, const T *probs,            \
-        ptrdiff_t ps, ptrdiff_t m, ptrdiff_t k, T thr, int64_t *idx, T *score,               \
+        ptrdiff_t ps, ptrdiff_t m, ptrdiff_t k, T thr, int probs_nan, int64_t *idx, T *score, \
         int64_t *cls, int *has_nan)                                                           \
 {                                                                                             \
     ptrdiff_t cnt = 0;                                                                        \
@@ -161,12 +175,10 @@ static ptrdiff_t fastdl_yolo_best_##S(const T *conf, ptrdiff_t cs, const T *prob
     for (ptrdiff_t i = 0; i < m; i++) {                                                       \
         const T c = FASTDL_YO_AT(T, conf, i * cs);                                            \
         const T *p = (const T *)((const char *)probs + i * ps);                               \
-        T lo, hi, best;                                                                       \
-        int nonfinite;                                                                        \
+        T best;                                                                               \
         ptrdiff_t arg = 0;                                                                    \
-        fastdl_yolo_range_##S(p, k, &lo, &hi, &nonfinite);                                    \
-        if (!nonfinite && c - c == 0 && c != 0) {                                             \
-            best = c * (c > 0 ? hi : lo);                                                     \
+        if (!probs_nan && c - c == 0 && c != 0) {                                             \
+            best = c * (c > 0 ? fastdl_yolo_max_##S(p, k) : fastdl_yolo_min_##S(p, k));       \
             if (!(best >= thr)) continue;                                                     \
             while (c * p[arg] != best) arg++;                                                 \
         } else {                                                                              \

@@ -25,9 +25,11 @@ cdef extern from "fastdl_boxes_yolo.h" nogil:
                                 double *probs, double *scratch)
     Py_ssize_t fastdl_yolo_best_f32(const float *conf, Py_ssize_t cs, const float *probs,
                                     Py_ssize_t ps, Py_ssize_t m, Py_ssize_t k, float thr,
+                                    int probs_nan,
                                     int64_t *idx, float *score, int64_t *cls, int *has_nan)
     Py_ssize_t fastdl_yolo_best_f64(const double *conf, Py_ssize_t cs, const double *probs,
                                     Py_ssize_t ps, Py_ssize_t m, Py_ssize_t k, double thr,
+                                    int probs_nan,
                                     int64_t *idx, double *score, int64_t *cls, int *has_nan)
 
 cdef enum:
@@ -73,7 +75,8 @@ def decode(const floating[:, :, :, :, :] grid,    # IN  (N, Sh, Sw, B, 5 + K), a
 
 def best_classes(const floating[:] conf,         # IN  (M,), any stride
                  const floating[:, ::1] probs,   # IN  (M, K), rows contiguous
-                 double threshold):              # already rounded to the dtype
+                 double threshold,               # already rounded to the dtype
+                 bint probs_nan):                # probs holds a NaN (plain loop everywhere)
     """Flat indices, scores and classes of the boxes whose best class score >= threshold,
     and whether a NaN was seen in conf or probs."""
     cdef Py_ssize_t m = conf.shape[0], k = probs.shape[1], cnt
@@ -87,10 +90,12 @@ def best_classes(const floating[:] conf,         # IN  (M,), any stride
     with nogil:
         if floating is float:
             cnt = fastdl_yolo_best_f32(&conf[0], conf.strides[0], &probs[0, 0], probs.strides[0],
-                                       m, k, <float>threshold, <int64_t *>cnp.PyArray_DATA(idx),
+                                       m, k, <float>threshold, probs_nan,
+                                       <int64_t *>cnp.PyArray_DATA(idx),
                                        &score[0], <int64_t *>cnp.PyArray_DATA(cls), &has_nan)
         else:
             cnt = fastdl_yolo_best_f64(&conf[0], conf.strides[0], &probs[0, 0], probs.strides[0],
-                                       m, k, threshold, <int64_t *>cnp.PyArray_DATA(idx),
+                                       m, k, threshold, probs_nan,
+                                       <int64_t *>cnp.PyArray_DATA(idx),
                                        &score[0], <int64_t *>cnp.PyArray_DATA(cls), &has_nan)
     return idx[:cnt], np.asarray(score)[:cnt], cls[:cnt], bool(has_nan)

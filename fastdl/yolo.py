@@ -52,7 +52,8 @@ def _best_classes(confidence, probs, threshold):
         probs = np.ascontiguousarray(probs)
     with np.errstate(over="ignore"):       # NumPy compares in the array's dtype (+-inf)
         threshold = float(probs.dtype.type(threshold))
-    return _kernels.best_classes(confidence, probs, threshold)
+    probs_nan = bool(probs.size) and bool(np.isnan(probs).any())
+    return _kernels.best_classes(confidence, probs, threshold, probs_nan)
 
 
 @implements(_ref.yolo_filter_boxes, _kernels)
