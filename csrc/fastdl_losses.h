@@ -16,23 +16,70 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
+
+/* Row maxima with GCC generic vectors (8 floats / 4 doubles, two accumulators; AVX2 in the
+ * avx2 clone, pairs of SSE2 registers in the baseline). NaN is skipped here; it propagates
+ * through the exp-sum. */
+typedef float fdl_v8f __attribute__((vector_size(32)));
+typedef int32_t fdl_v8i __attribute__((vector_size(32)));
+typedef double fdl_v4d __attribute__((vector_size(32)));
+typedef int64_t fdl_v4l __attribute__((vector_size(32)));
+
+FASTDL_CLONES static float fdl_row_max_f32(const float *x, ptrdiff_t n)
+{
+    float m = x[0];
+    ptrdiff_t i = 0;
+    if (n >= 16) {
+        fdl_v8f a, b, v;
+        memcpy(&a, x, 32);
+        memcpy(&b, x + 8, 32);
+        for (i = 16; i + 16 <= n; i += 16) {
+            memcpy(&v, x + i, 32);
+            fdl_v8i g = v > a;
+            a = (fdl_v8f)(((fdl_v8i)v & g) | ((fdl_v8i)a & ~g));
+            memcpy(&v, x + i + 8, 32);
+            g = v > b;
+            b = (fdl_v8f)(((fdl_v8i)v & g) | ((fdl_v8i)b & ~g));
+        }
+        for (int k = 0; k < 8; k++) {
+            m = a[k] > m ? a[k] : m;
+            m = b[k] > m ? b[k] : m;
+        }
+    }
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+FASTDL_CLONES static double fdl_row_max_f64(const double *x, ptrdiff_t n)
+{
+    double m = x[0];
+    ptrdiff_t i = 0;
+    if (n >= 8) {
+        fdl_v4d a, b, v;
+        memcpy(&a, x, 32);
+        memcpy(&b, x + 4, 32);
+        for (i = 8; i + 8 <= n; i += 8) {
+            memcpy(&v, x + i, 32);
+            fdl_v4l g = v > a;
+            a = (fdl_v4d)(((fdl_v4l)v & g) | ((fdl_v4l)a & ~g));
+            memcpy(&v, x + i + 4, 32);
+            g = v > b;
+            b = (fdl_v4d)(((fdl_v4l)v & g) | ((fdl_v4l)b & ~g));
+        }
+        for (int k = 0; k < 4; k++) {
+            m = a[k] > m ? a[k] : m;
+            m = b[k] > m ? b[k] : m;
+        }
+    }
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
 #define FDL_LANES 16
 #define FDL_BLOCK 256      /* elements of the on-stack scratch block */
 
 #define FASTDL_DEFINE_LOSSES(T, ACC, SUFFIX, LOG)                                             \
-/* max of x[0..n), n >= 1 (NaN is skipped here; it propagates through the exp-sum) */         \
-FASTDL_CLONES static T fdl_row_max_##SUFFIX(const T *FASTDL_RESTRICT x, ptrdiff_t n)         \
-{                                                                                             \
-    T acc[FDL_LANES];                                                                         \
-    for (int k = 0; k < FDL_LANES; k++) acc[k] = x[0];                                        \
-    ptrdiff_t i = 0;                                                                          \
-    for (; i + FDL_LANES <= n; i += FDL_LANES)                                                \
-        for (int k = 0; k < FDL_LANES; k++) acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k];   \
-    for (; i < n; i++) acc[0] = x[i] > acc[0] ? x[i] : acc[0];                                \
-    T m = acc[0];                                                                             \
-    for (int k = 1; k < FDL_LANES; k++) m = acc[k] > m ? acc[k] : m;                          \
-    return m;                                                                                 \
-}                                                                                             \
+/* max of x[0..n), n >= 1: fdl_row_max_##SUFFIX (generic vectors, below) */       \
 /* sum of x[0..n) in ACC, in a fixed order */                                                 \
 FASTDL_CLONES static ACC fdl_row_sum_##SUFFIX(const T *FASTDL_RESTRICT x, ptrdiff_t n)       \
 {                                                                                             \
