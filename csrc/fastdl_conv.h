@@ -85,7 +85,7 @@ static void fastdl_conv_pixel_table(const fastdl_conv_geom *g, int64_t p0, int64
 
 #define FASTDL_CONV_T float
 #define FASTDL_CONV_SFX f32
-#define FASTDL_CONV_NR FASTDL_CONV_NR_F32
+#define FASTDL_CONV_NR fastdl_conv_nr_f32
 #define FASTDL_CONV_UKR fastdl_conv_ukr_f32
 #include "fastdl_conv_impl.h"
 #undef FASTDL_CONV_T
@@ -95,7 +95,7 @@ static void fastdl_conv_pixel_table(const fastdl_conv_geom *g, int64_t p0, int64
 
 #define FASTDL_CONV_T double
 #define FASTDL_CONV_SFX f64
-#define FASTDL_CONV_NR FASTDL_CONV_NR_F64
+#define FASTDL_CONV_NR fastdl_conv_nr_f64
 #define FASTDL_CONV_UKR fastdl_conv_ukr_f64
 #include "fastdl_conv_impl.h"
 #undef FASTDL_CONV_T

@@ -67,8 +67,14 @@ static void FN(pack_b)(T *dst, const T *src, const T *mask, int64_t rs, int64_t 
 }
 
 /* im2col panels with pixels on the lanes: element (lane p, k) = Xcol[k0 + k][p] for the
- * chunk's pixels (tables ih0/iw0), L lanes per panel, kc reduction columns. */
-__attribute__((noinline)) static void FN(pack_im2col_pix)(T *dst, int64_t L, const fastdl_conv_geom *g, const T *xn,
+ * chunk's pixels (tables ih0/iw0), L lanes per panel, kc reduction columns.
+ *
+ * NHWC (xs_c == 1): the reduction columns kk = (r·S + s)·C + c run over contiguous channels
+ * for a fixed (r, s), so each lane reads one contiguous run per (r, s) and the panel is
+ * written sequentially. NCHW: the panel's lanes are cut into segments lying in one output
+ * row; for a fixed kk a segment reads consecutive inputs (unit stride when sw == 1). */
+__attribute__((noinline))
+static void FN(pack_im2col_pix)(T *dst, int64_t L, const fastdl_conv_geom *g, const T *xn,
                                 const int64_t *ih0, const int64_t *iw0, int64_t np,
                                 int64_t k0, int64_t kc)
 {
@@ -78,40 +84,77 @@ __attribute__((noinline)) static void FN(pack_im2col_pix)(T *dst, int64_t L, con
         T *d = dst + (q0 / L) * kc * L;
         const int64_t nl = fastdl_conv_min(L, np - q0);
         const int64_t *ph = ih0 + q0, *pw = iw0 + q0;
-        /* One output row, unit stride along W, whole panel inside the image columns for a
-         * given s: a straight copy of nl consecutive inputs (NCHW fast path). */
-        const int one_row = g->sw == 1 && xs_w == 1 && ph[nl - 1] == ph[0];
+        if (g->nhwc && L == MR) {
+            const T *src[MR];
+            int64_t k = 0;
+            while (k < kc) {
+                const int64_t kk = k0 + k, r = g->kk_r[kk], s = g->kk_s[kk];
+                const int64_t c0 = g->kk_off[kk];
+                const int64_t run = fastdl_conv_min(kc - k, g->C - c0);
+                int all = nl == MR;
+                for (int64_t l = 0; l < MR; l++) {
+                    const int64_t ih = l < nl ? ph[l] + r : -1, iw = l < nl ? pw[l] + s : -1;
+                    const int ok = (uint64_t)ih < H && (uint64_t)iw < W;
+                    src[l] = ok ? xn + ih * xs_h + iw * xs_w + c0 : NULL;
+                    all &= ok;
+                }
+                T *dk = d + k * MR;
+                if (all) {
+                    for (int64_t j = 0; j < run; j++)
+                        for (int64_t l = 0; l < MR; l++)
+                            dk[j * MR + l] = src[l][j];
+                } else {
+                    for (int64_t l = 0; l < MR; l++) {
+                        if (src[l])
+                            for (int64_t j = 0; j < run; j++)
+                                dk[j * MR + l] = src[l][j];
+                        else
+                            for (int64_t j = 0; j < run; j++)
+                                dk[j * MR + l] = 0;
+                    }
+                }
+                k += run;
+            }
+            continue;
+        }
+        /* segments of lanes in one output row: [seg[i], seg[i + 1]) */
+        int64_t seg[FASTDL_CONV_NR_MAX + 2], nseg = 0;
+        seg[nseg++] = 0;
+        for (int64_t l = 1; l < nl; l++)
+            if (ph[l] != ph[l - 1])
+                seg[nseg++] = l;
+        seg[nseg] = nl;
         for (int64_t k = 0; k < kc; k++) {
             const int64_t r = g->kk_r[k0 + k], s = g->kk_s[k0 + k];
             const T *xk = xn + g->kk_off[k0 + k];
             T *dk = d + k * L;
-            int64_t l = 0;
-            const int64_t ih = ph[0] + r;
-            if (one_row) {
+            for (int64_t i = 0; i < nseg; i++) {
+                const int64_t a = seg[i], b = seg[i + 1];
+                const int64_t ih = ph[a] + r;
                 if ((uint64_t)ih >= H) {
-                    for (; l < nl; l++)
+                    for (int64_t l = a; l < b; l++)
                         dk[l] = 0;
-                } else {
-                    const T *row = xk + ih * xs_h;
-                    const int64_t iw_first = pw[0] + s;
-                    if (iw_first >= 0 && iw_first + nl <= (int64_t)W) {
-                        for (; l < nl; l++)
-                            dk[l] = row[iw_first + l];
+                    continue;
+                }
+                const T *row = xk + ih * xs_h;
+                const int64_t iwa = pw[a] + s, iwb = pw[b - 1] + s;
+                if (iwa >= 0 && iwb < (int64_t)W) {
+                    if (g->sw == 1 && xs_w == 1) {
+                        const T *sp = row + iwa;
+                        for (int64_t l = a; l < b; l++)
+                            dk[l] = sp[l - a];
                     } else {
-                        for (; l < nl; l++) {
-                            const int64_t iw = iw_first + l;
-                            dk[l] = (uint64_t)iw < W ? row[iw] : (T)0;
-                        }
+                        for (int64_t l = a; l < b; l++)
+                            dk[l] = row[(pw[l] + s) * xs_w];
+                    }
+                } else {
+                    for (int64_t l = a; l < b; l++) {
+                        const int64_t iw = pw[l] + s;
+                        dk[l] = (uint64_t)iw < W ? row[iw * xs_w] : (T)0;
                     }
                 }
-            } else {
-                for (; l < nl; l++) {
-                    const int64_t ihl = ph[l] + r, iwl = pw[l] + s;
-                    dk[l] = ((uint64_t)ihl < H && (uint64_t)iwl < W)
-                            ? xk[ihl * xs_h + iwl * xs_w] : (T)0;
-                }
             }
-            for (; l < L; l++)
+            for (int64_t l = nl; l < L; l++)
                 dk[l] = 0;
         }
     }
@@ -149,7 +192,7 @@ static void FN(pack_im2col_kk)(T *dst, int64_t L, const fastdl_conv_geom *g, con
 __attribute__((noinline)) static void FN(gemm)(int64_t m, int64_t n, int64_t kc, const T *ap, const T *bp, T *c,
                      int64_t ldc, int acc)
 {
-    T tmp[MR * NR];
+    T tmp[MR * FASTDL_CONV_NR_MAX];
     for (int64_t jr = 0; jr < n; jr += NR) {
         const int64_t nr = fastdl_conv_min(NR, n - jr);
         const T *b = bp + (jr / NR) * kc * NR;

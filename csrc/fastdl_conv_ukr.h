@@ -159,26 +159,117 @@ static void fastdl_ukr_f64_avx2(int64_t kc, const double *a, const double *b, do
     FASTDL_UKR_STORE_F64(4);
     FASTDL_UKR_STORE_F64(5);
 }
+
+/* AVX-512F: the same 6-row kernels on two 512-bit vectors (NR = 32 floats / 16 doubles). */
+#define FASTDL_UKR512(i, SFX, SET1, FMA)                                                     \
+    do {                                                                                      \
+        const SFX ai = SET1(a[i]);                                                            \
+        c##i##0 = FMA(ai, b0, c##i##0);                                                       \
+        c##i##1 = FMA(ai, b1, c##i##1);                                                       \
+    } while (0)
+#define FASTDL_UKR512_STORE(i, W, LOADU, STOREU, ADD)                                         \
+    do {                                                                                      \
+        if (acc) {                                                                            \
+            c##i##0 = ADD(LOADU(c + (i) * ldc), c##i##0);                                     \
+            c##i##1 = ADD(LOADU(c + (i) * ldc + (W)), c##i##1);                               \
+        }                                                                                     \
+        STOREU(c + (i) * ldc, c##i##0);                                                       \
+        STOREU(c + (i) * ldc + (W), c##i##1);                                                 \
+    } while (0)
+
+__attribute__((target("avx512f")))
+static void fastdl_ukr_f32_avx512(int64_t kc, const float *a, const float *b, float *c,
+                                  int64_t ldc, int acc)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
+    __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
+    __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
+    __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        FASTDL_UKR512(0, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
+        FASTDL_UKR512(1, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
+        FASTDL_UKR512(2, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
+        FASTDL_UKR512(3, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
+        FASTDL_UKR512(4, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
+        FASTDL_UKR512(5, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
+        a += FASTDL_CONV_MR;
+        b += 32;
+    }
+    FASTDL_UKR512_STORE(0, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
+    FASTDL_UKR512_STORE(1, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
+    FASTDL_UKR512_STORE(2, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
+    FASTDL_UKR512_STORE(3, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
+    FASTDL_UKR512_STORE(4, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
+    FASTDL_UKR512_STORE(5, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
+}
+
+__attribute__((target("avx512f")))
+static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, double *c,
+                                  int64_t ldc, int acc)
+{
+    __m512d c00 = _mm512_setzero_pd(), c01 = _mm512_setzero_pd();
+    __m512d c10 = _mm512_setzero_pd(), c11 = _mm512_setzero_pd();
+    __m512d c20 = _mm512_setzero_pd(), c21 = _mm512_setzero_pd();
+    __m512d c30 = _mm512_setzero_pd(), c31 = _mm512_setzero_pd();
+    __m512d c40 = _mm512_setzero_pd(), c41 = _mm512_setzero_pd();
+    __m512d c50 = _mm512_setzero_pd(), c51 = _mm512_setzero_pd();
+    for (int64_t k = 0; k < kc; k++) {
+        const __m512d b0 = _mm512_loadu_pd(b), b1 = _mm512_loadu_pd(b + 8);
+        FASTDL_UKR512(0, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
+        FASTDL_UKR512(1, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
+        FASTDL_UKR512(2, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
+        FASTDL_UKR512(3, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
+        FASTDL_UKR512(4, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
+        FASTDL_UKR512(5, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
+        a += FASTDL_CONV_MR;
+        b += 16;
+    }
+    FASTDL_UKR512_STORE(0, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
+    FASTDL_UKR512_STORE(1, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
+    FASTDL_UKR512_STORE(2, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
+    FASTDL_UKR512_STORE(3, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
+    FASTDL_UKR512_STORE(4, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
+    FASTDL_UKR512_STORE(5, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
+}
 #else
 #define FASTDL_CONV_HAVE_AVX2 0
 #endif
 
+/* Largest NR of any kernel (sizes of local edge tiles). */
+#define FASTDL_CONV_NR_MAX 32
+
 static fastdl_ukr_f32 fastdl_conv_ukr_f32 = fastdl_ukr_f32_generic;
 static fastdl_ukr_f64 fastdl_conv_ukr_f64 = fastdl_ukr_f64_generic;
+/* Panel widths of the selected kernels (B panels are packed to these). */
+static int64_t fastdl_conv_nr_f32 = FASTDL_CONV_NR_F32;
+static int64_t fastdl_conv_nr_f64 = FASTDL_CONV_NR_F64;
 
-/* Pick the micro-kernels for this CPU (called once at import). Returns 1 for AVX2+FMA. */
-static int fastdl_conv_select_kernels(int allow_simd)
+/* Pick the micro-kernels for this CPU (called once at import, and by tests). level: the
+ * highest ISA allowed (0 portable C, 1 AVX2+FMA, 2 AVX-512F). Returns the level chosen. */
+static int fastdl_conv_select_kernels(int level)
 {
+    fastdl_conv_ukr_f32 = fastdl_ukr_f32_generic;
+    fastdl_conv_ukr_f64 = fastdl_ukr_f64_generic;
+    fastdl_conv_nr_f32 = FASTDL_CONV_NR_F32;
+    fastdl_conv_nr_f64 = FASTDL_CONV_NR_F64;
 #if FASTDL_CONV_HAVE_AVX2
-    if (allow_simd && fastdl_cpu_has_avx2() && fastdl_cpu_has_fma()) {
+    if (level >= 2 && fastdl_cpu_has_avx512f()) {
+        fastdl_conv_ukr_f32 = fastdl_ukr_f32_avx512;
+        fastdl_conv_ukr_f64 = fastdl_ukr_f64_avx512;
+        fastdl_conv_nr_f32 = 32;
+        fastdl_conv_nr_f64 = 16;
+        return 2;
+    }
+    if (level >= 1 && fastdl_cpu_has_avx2() && fastdl_cpu_has_fma()) {
         fastdl_conv_ukr_f32 = fastdl_ukr_f32_avx2;
         fastdl_conv_ukr_f64 = fastdl_ukr_f64_avx2;
         return 1;
     }
 #endif
-    (void)allow_simd;
-    fastdl_conv_ukr_f32 = fastdl_ukr_f32_generic;
-    fastdl_conv_ukr_f64 = fastdl_ukr_f64_generic;
+    (void)level;
     return 0;
 }
 

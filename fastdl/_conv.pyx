@@ -19,7 +19,8 @@ from fastdl._openmp cimport omp_get_thread_num
 cnp.import_array()
 
 cdef extern from "fastdl_conv.h" nogil:
-    int FASTDL_CONV_MR, FASTDL_CONV_NR_F32, FASTDL_CONV_NR_F64, FASTDL_CONV_PC
+    int FASTDL_CONV_MR, FASTDL_CONV_PC
+    int64_t fastdl_conv_nr_f32, fastdl_conv_nr_f64
     ctypedef struct fastdl_conv_geom:
         int64_t N, C, H, W, K, R, S
         int64_t sh, sw, pt, pl
@@ -30,7 +31,7 @@ cdef extern from "fastdl_conv.h" nogil:
         const int64_t *kk_off
         const int64_t *kk_r
         const int64_t *kk_s
-    int fastdl_conv_select_kernels(int allow_simd)
+    int fastdl_conv_select_kernels(int level)
     int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int pass_, int64_t nr)
     int64_t fastdl_conv_packed_weights_size_f32(const fastdl_conv_geom *g, int pass_)
     int64_t fastdl_conv_packed_weights_size_f64(const fastdl_conv_geom *g, int pass_)
@@ -62,7 +63,17 @@ cdef extern from "fastdl_conv.h" nogil:
                                          const double *mask, double *db, int64_t k0,
                                          int64_t k1)
 
-SIMD = bool(fastdl_conv_select_kernels(1))
+# Micro-kernel ISA: 0 portable C, 1 AVX2+FMA, 2 AVX-512F (chosen at run time).
+ISA_NAMES = ("generic", "avx2", "avx512")
+ISA = ISA_NAMES[fastdl_conv_select_kernels(2)]
+
+
+def select_kernels(str isa):
+    """Use the micro-kernels of ``isa`` ("generic", "avx2", "avx512") or the best the CPU has
+    below it; returns the name of the one chosen. (Tests and benchmarks; not thread-safe.)"""
+    global ISA
+    ISA = ISA_NAMES[fastdl_conv_select_kernels(ISA_NAMES.index(isa))]
+    return ISA
 
 # Below this many multiply-adds a call runs on one thread (a parallel region costs a few µs).
 GRAIN = 200000
@@ -122,7 +133,7 @@ cdef int _threads(int n_threads, int64_t tasks, int64_t macs):
 
 
 cdef int64_t _nr(object dtype):
-    return FASTDL_CONV_NR_F32 if dtype == np.float32 else FASTDL_CONV_NR_F64
+    return fastdl_conv_nr_f32 if dtype == np.float32 else fastdl_conv_nr_f64
 
 
 def conv2d_forward(_Geometry geom, const floating[:, :, :, ::1] x,
