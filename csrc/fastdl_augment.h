@@ -108,6 +108,9 @@ static void fastdl_aug_mirror1_ssse3(uint8_t *FASTDL_RESTRICT d, const uint8_t *
 }
 #endif
 
+/* Development switch (tests): 0 sends every row through the portable scalar loops. */
+static int fastdl_aug_simd = 1;
+
 static int fastdl_aug_have_ssse3(void)
 {
 #if FASTDL_AUG_X86
@@ -116,7 +119,7 @@ static int fastdl_aug_have_ssse3(void)
         __builtin_cpu_init();
         known = __builtin_cpu_supports("ssse3") ? 1 : 0;
     }
-    return known;
+    return known && fastdl_aug_simd;
 #else
     return 0;
 #endif
@@ -347,7 +350,7 @@ static void fastdl_aug_shift_u8_sse2(uint8_t *FASTDL_RESTRICT d, const uint8_t *
         const ptrdiff_t m = n - b < len ? n - b : len;
         ptrdiff_t j = 0;
 #if FASTDL_AUG_X86
-        for (; j + 16 <= m; j += 16) {
+        for (; fastdl_aug_simd && j + 16 <= m; j += 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(s + b + j));
             v = _mm_adds_epu8(v, _mm_loadu_si128((const __m128i *)(plus + j)));
             v = _mm_subs_epu8(v, _mm_loadu_si128((const __m128i *)(minus + j)));
@@ -366,7 +369,7 @@ static int fastdl_aug_have_avx2(void)
         __builtin_cpu_init();
         known = __builtin_cpu_supports("avx2") ? 1 : 0;
     }
-    return known;
+    return known && fastdl_aug_simd;
 #else
     return 0;
 #endif

@@ -37,6 +37,7 @@ cdef extern from "fastdl_augment.h" nogil:
         Py_ssize_t shift_stride, channels
         int stream
     void fastdl_aug_run_rows(const fastdl_aug_job *job, Py_ssize_t r0, Py_ssize_t r1)
+    int fastdl_aug_simd
 
 MODES = {"flip_h": FASTDL_AUG_FLIP_H, "flip_v": FASTDL_AUG_FLIP_V,
          "flip_some": FASTDL_AUG_FLIP_SOME, "crop": FASTDL_AUG_CROP}
@@ -95,6 +96,13 @@ def set_streaming(bint enabled):
     (``stream=True`` calls)."""
     global _stream_enabled
     _stream_enabled = enabled
+
+
+def set_simd(bint enabled):
+    """Development switch: allow (default) or forbid the SSSE3 / SSE2 / AVX2 row loops (the
+    tests check the portable scalar loops with it)."""
+    global fastdl_aug_simd
+    fastdl_aug_simd = 1 if enabled else 0
 
 
 cdef void _run(fastdl_aug_job *job, int n_threads) noexcept nogil:

@@ -262,3 +262,22 @@ def test_large_out_uses_the_streaming_path(layout, rng):
             out = np.full_like(expected, 7)
             assert call(fastdl, name, x, layout, out=out, n_threads=n, **kw) is out
             np.testing.assert_array_equal(out, expected, err_msg=f"{name} {kw} {n}")
+
+
+@pytest.fixture
+def scalar_loops():
+    """Run the kernels on their portable scalar loops (no SSSE3 / SSE2 / AVX2 rows)."""
+    from fastdl import _augment
+    _augment.set_simd(False)
+    yield
+    _augment.set_simd(True)
+
+
+@pytest.mark.parametrize("name", OPS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_scalar_fallback_matches_reference(name, dtype, rng, scalar_loops):
+    for shape in [(2, 3, 23, 3), (2, 4, 17, 1), (1, 3, 40, 4)]:
+        for layout in LAYOUTS:
+            x = to_layout(make_batch(rng, shape, dtype), layout)
+            np.testing.assert_array_equal(call(fastdl, name, x, layout),
+                                          call(ref, name, x, layout))
