@@ -241,6 +241,8 @@ def test_layer_errors_name_the_layer_and_the_mismatch():
     model = nn.Sequential([nn.Flatten(), nn.Linear(12, 3)])
     with pytest.raises(ValueError, match="Linear\\(12→3\\): expected 12 input features, got 16"):
         model.forward(np.zeros((2, 1, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="BatchNorm\\(5\\): training needs more than one"):
+        nn.BatchNorm(5).forward(np.ones((1, 5), np.float32), training=True)
     with pytest.raises(RuntimeError, match="BatchNorm\\(4\\): backward called before"):
         bn = nn.BatchNorm(4)
         bn.forward(np.ones((3, 4), np.float32), training=False)

@@ -479,6 +479,10 @@ class BatchNorm(Layer):
         if x.shape[axis] != self.num_features:
             raise ValueError(f"{self.describe()}: expected {self.num_features} channels on "
                              f"axis {axis}, got {x.shape[axis]} (input shape {x.shape})")
+        if training and x.size // max(x.shape[axis], 1) < 2:
+            raise ValueError(f"{self.describe()}: training needs more than one value per "
+                             f"channel; got input of shape {x.shape} (a last mini-batch of "
+                             f"one sample? pick a batch_size that leaves more)")
         y, mean, invstd = _norm.batch_norm(
             x, self.gamma, self.beta, running_mean=self.running_mean,
             running_var=self.running_var, training=bool(training), momentum=self.momentum,
