@@ -584,7 +584,8 @@ class _Activation(Layer):
     name = None
 
     def forward(self, x, training=False):
-        x = self._input(x, getattr(x, "ndim", 0), "")
+        x = x if isinstance(x, np.ndarray) else np.asarray(x)
+        x = self._input(x, x.ndim, "")
         y = self._apply(x, self._buffer("y", x.shape, x.dtype))
         self._x, self._y = x, y
         return y
