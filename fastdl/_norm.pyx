@@ -65,6 +65,28 @@ cdef extern from "fastdl_norm.h" nogil:
                              Py_ssize_t sxr, double *dx, Py_ssize_t sor, Py_ssize_t rows,
                              Py_ssize_t channels, const double *m, const double *a,
                              const double *b, const double *k)
+    int fastdl_bn_isa()
+    void fastdl_bn_affine_row_stream_f32(const float *x, float *y, Py_ssize_t n, float m,
+                                         float a, float b)
+    void fastdl_bn_affine_row_stream_f64(const double *x, double *y, Py_ssize_t n, double m,
+                                         double a, double b)
+    void fastdl_bn_affine_flat_stream_f32(const float *x, float *y, Py_ssize_t n,
+                                          Py_ssize_t channels, const float *me,
+                                          const float *ae, const float *be)
+    void fastdl_bn_affine_flat_stream_f64(const double *x, double *y, Py_ssize_t n,
+                                          Py_ssize_t channels, const double *me,
+                                          const double *ae, const double *be)
+    void fastdl_bn_dx_row_stream_f32(const float *dy, const float *x, float *dx, Py_ssize_t n,
+                                     float m, float a, float b, float k)
+    void fastdl_bn_dx_row_stream_f64(const double *dy, const double *x, double *dx,
+                                     Py_ssize_t n, double m, double a, double b, double k)
+    void fastdl_bn_dx_flat_stream_f32(const float *dy, const float *x, float *dx, Py_ssize_t n,
+                                      Py_ssize_t channels, const float *me, const float *ae,
+                                      const float *be, const float *ke)
+    void fastdl_bn_dx_flat_stream_f64(const double *dy, const double *x, double *dx,
+                                      Py_ssize_t n, Py_ssize_t channels, const double *me,
+                                      const double *ae, const double *be, const double *ke)
+
 
 # Values per reduction chunk (statistics, backward sums): large enough that a chunk costs far
 # more than its partial's merge, small enough to balance threads. Fixed, so chunks depend on
@@ -80,6 +102,31 @@ cdef enum:
 # Below this many values in total, one thread (a parallel region costs a few microseconds).
 cdef enum:
     GRAIN = 32768
+# Outputs of at least this many bytes are written with non-temporal (streaming) stores: they
+# leave the caches anyway, and streaming skips the read of every written line.
+cdef enum:
+    STREAM_BYTES = 8388608
+
+cdef int _isa = fastdl_bn_isa()
+cdef Py_ssize_t _stream_bytes = STREAM_BYTES
+
+
+def streaming_available():
+    """True when the streaming-store kernels (AVX2) run on this CPU."""
+    return bool(_isa)
+
+
+def set_stream_bytes(Py_ssize_t n_bytes):
+    """Set the output size from which stores are streaming (tests force both paths); returns
+    the previous value."""
+    global _stream_bytes
+    old = _stream_bytes
+    _stream_bytes = n_bytes
+    return old
+
+
+cdef inline bint _stream(Py_ssize_t n_values, Py_ssize_t itemsize) noexcept nogil:
+    return _isa != 0 and n_values * itemsize >= _stream_bytes
 
 
 cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -196,6 +243,7 @@ def affine_cm(const floating[:, :, :] x, floating[:, :, :] y, const floating[::1
     cdef Py_ssize_t n_rows = outer * channels, group = max(<Py_ssize_t>1, APPLY_TARGET // inner)
     cdef Py_ssize_t n_groups = _ceil_div(n_rows, group), g, r, o, c
     cdef int nt = _threads(n_rows * inner, n_groups, n_threads)
+    cdef bint stream = _stream(n_rows * inner, sizeof(floating))
     cdef const floating *xp = &x[0, 0, 0]
     cdef floating *yp = &y[0, 0, 0]
     with nogil:
@@ -204,11 +252,21 @@ def affine_cm(const floating[:, :, :] x, floating[:, :, :] y, const floating[::1
                 o = r // channels
                 c = r - o * channels
                 if floating is float:
-                    fastdl_bn_affine_row_f32(xp + o * so + c * sc, yp + o * yo + c * yc, inner,
-                                             mean[c], alpha[c], beta[c])
+                    if stream:
+                        fastdl_bn_affine_row_stream_f32(xp + o * so + c * sc,
+                                                        yp + o * yo + c * yc, inner, mean[c],
+                                                        alpha[c], beta[c])
+                    else:
+                        fastdl_bn_affine_row_f32(xp + o * so + c * sc, yp + o * yo + c * yc,
+                                                 inner, mean[c], alpha[c], beta[c])
                 else:
-                    fastdl_bn_affine_row_f64(xp + o * so + c * sc, yp + o * yo + c * yc, inner,
-                                             mean[c], alpha[c], beta[c])
+                    if stream:
+                        fastdl_bn_affine_row_stream_f64(xp + o * so + c * sc,
+                                                        yp + o * yo + c * yc, inner, mean[c],
+                                                        alpha[c], beta[c])
+                    else:
+                        fastdl_bn_affine_row_f64(xp + o * so + c * sc, yp + o * yo + c * yc,
+                                                 inner, mean[c], alpha[c], beta[c])
 
 
 def affine_cl(const floating[:, :] x, floating[:, :] y, const floating[::1] mean,
@@ -221,19 +279,35 @@ def affine_cl(const floating[:, :] x, floating[:, :] y, const floating[::1] mean
     cdef Py_ssize_t rows = max(<Py_ssize_t>1, APPLY_TARGET // channels)
     cdef Py_ssize_t n_groups = _ceil_div(n_rows, rows), g, r0
     cdef int nt = _threads(n_rows * channels, n_groups, n_threads)
+    # Streaming over back-to-back rows, with the parameters repeated cyclically (C + 8).
+    cdef bint flat = (_stream(n_rows * channels, sizeof(floating)) and sr == channels
+                      and yr == channels)
+    cdef const floating[::1] me = np.resize(np.asarray(mean), channels + 8) if flat else mean
+    cdef const floating[::1] ae = np.resize(np.asarray(alpha), channels + 8) if flat else alpha
+    cdef const floating[::1] be = np.resize(np.asarray(beta), channels + 8) if flat else beta
     cdef const floating *xp = &x[0, 0]
     cdef floating *yp = &y[0, 0]
     with nogil:
         for g in prange(n_groups, num_threads=nt, schedule="static"):
             r0 = g * rows
             if floating is float:
-                fastdl_bn_affine_cl_f32(xp + r0 * sr, sr, yp + r0 * yr, yr,
-                                        min(rows, n_rows - r0), channels, &mean[0], &alpha[0],
-                                        &beta[0])
+                if flat:
+                    fastdl_bn_affine_flat_stream_f32(xp + r0 * sr, yp + r0 * yr,
+                                                     min(rows, n_rows - r0) * channels,
+                                                     channels, &me[0], &ae[0], &be[0])
+                else:
+                    fastdl_bn_affine_cl_f32(xp + r0 * sr, sr, yp + r0 * yr, yr,
+                                            min(rows, n_rows - r0), channels, &me[0], &ae[0],
+                                            &be[0])
             else:
-                fastdl_bn_affine_cl_f64(xp + r0 * sr, sr, yp + r0 * yr, yr,
-                                        min(rows, n_rows - r0), channels, &mean[0], &alpha[0],
-                                        &beta[0])
+                if flat:
+                    fastdl_bn_affine_flat_stream_f64(xp + r0 * sr, yp + r0 * yr,
+                                                     min(rows, n_rows - r0) * channels,
+                                                     channels, &me[0], &ae[0], &be[0])
+                else:
+                    fastdl_bn_affine_cl_f64(xp + r0 * sr, sr, yp + r0 * yr, yr,
+                                            min(rows, n_rows - r0), channels, &me[0], &ae[0],
+                                            &be[0])
 
 
 # --- backward -------------------------------------------------------------------------------
@@ -326,6 +400,7 @@ def dx_cm(const floating[:, :, :] dy, const floating[:, :, :] x, floating[:, :, 
     cdef Py_ssize_t n_rows = outer * channels, group = max(<Py_ssize_t>1, APPLY_TARGET // inner)
     cdef Py_ssize_t n_groups = _ceil_div(n_rows, group), g, r, o, c
     cdef int nt = _threads(n_rows * inner, n_groups, n_threads)
+    cdef bint stream = _stream(n_rows * inner, sizeof(floating))
     cdef const floating *xp = &x[0, 0, 0]
     cdef const floating *dp = &dy[0, 0, 0]
     cdef floating *op = &dx[0, 0, 0]
@@ -335,11 +410,23 @@ def dx_cm(const floating[:, :, :] dy, const floating[:, :, :] x, floating[:, :, 
                 o = r // channels
                 c = r - o * channels
                 if floating is float:
-                    fastdl_bn_dx_row_f32(dp + o * do + c * dc, xp + o * so + c * sc,
-                                         op + o * oo + c * oc, inner, mean[c], a[c], b[c], k[c])
+                    if stream:
+                        fastdl_bn_dx_row_stream_f32(dp + o * do + c * dc, xp + o * so + c * sc,
+                                                    op + o * oo + c * oc, inner, mean[c], a[c],
+                                                    b[c], k[c])
+                    else:
+                        fastdl_bn_dx_row_f32(dp + o * do + c * dc, xp + o * so + c * sc,
+                                             op + o * oo + c * oc, inner, mean[c], a[c], b[c],
+                                             k[c])
                 else:
-                    fastdl_bn_dx_row_f64(dp + o * do + c * dc, xp + o * so + c * sc,
-                                         op + o * oo + c * oc, inner, mean[c], a[c], b[c], k[c])
+                    if stream:
+                        fastdl_bn_dx_row_stream_f64(dp + o * do + c * dc, xp + o * so + c * sc,
+                                                    op + o * oo + c * oc, inner, mean[c], a[c],
+                                                    b[c], k[c])
+                    else:
+                        fastdl_bn_dx_row_f64(dp + o * do + c * dc, xp + o * so + c * sc,
+                                             op + o * oo + c * oc, inner, mean[c], a[c], b[c],
+                                             k[c])
 
 
 def dx_cl(const floating[:, :] dy, const floating[:, :] x, floating[:, :] dx,
@@ -355,6 +442,12 @@ def dx_cl(const floating[:, :] dy, const floating[:, :] x, floating[:, :] dx,
     cdef Py_ssize_t rows = max(<Py_ssize_t>1, APPLY_TARGET // channels)
     cdef Py_ssize_t n_groups = _ceil_div(n_rows, rows), g, r0
     cdef int nt = _threads(n_rows * channels, n_groups, n_threads)
+    cdef bint flat = (_stream(n_rows * channels, sizeof(floating)) and sr == channels
+                      and dr == channels and orow == channels)
+    cdef const floating[::1] me = np.resize(np.asarray(mean), channels + 8) if flat else mean
+    cdef const floating[::1] ae = np.resize(np.asarray(a), channels + 8) if flat else a
+    cdef const floating[::1] be = np.resize(np.asarray(b), channels + 8) if flat else b
+    cdef const floating[::1] ke = np.resize(np.asarray(k), channels + 8) if flat else k
     cdef const floating *xp = &x[0, 0]
     cdef const floating *dp = &dy[0, 0]
     cdef floating *op = &dx[0, 0]
@@ -362,10 +455,20 @@ def dx_cl(const floating[:, :] dy, const floating[:, :] x, floating[:, :] dx,
         for g in prange(n_groups, num_threads=nt, schedule="static"):
             r0 = g * rows
             if floating is float:
-                fastdl_bn_dx_cl_f32(dp + r0 * dr, dr, xp + r0 * sr, sr, op + r0 * orow, orow,
-                                    min(rows, n_rows - r0), channels, &mean[0], &a[0], &b[0],
-                                    &k[0])
+                if flat:
+                    fastdl_bn_dx_flat_stream_f32(dp + r0 * dr, xp + r0 * sr, op + r0 * orow,
+                                                 min(rows, n_rows - r0) * channels, channels,
+                                                 &me[0], &ae[0], &be[0], &ke[0])
+                else:
+                    fastdl_bn_dx_cl_f32(dp + r0 * dr, dr, xp + r0 * sr, sr, op + r0 * orow,
+                                        orow, min(rows, n_rows - r0), channels, &me[0], &ae[0],
+                                        &be[0], &ke[0])
             else:
-                fastdl_bn_dx_cl_f64(dp + r0 * dr, dr, xp + r0 * sr, sr, op + r0 * orow, orow,
-                                    min(rows, n_rows - r0), channels, &mean[0], &a[0], &b[0],
-                                    &k[0])
+                if flat:
+                    fastdl_bn_dx_flat_stream_f64(dp + r0 * dr, xp + r0 * sr, op + r0 * orow,
+                                                 min(rows, n_rows - r0) * channels, channels,
+                                                 &me[0], &ae[0], &be[0], &ke[0])
+                else:
+                    fastdl_bn_dx_cl_f64(dp + r0 * dr, dr, xp + r0 * sr, sr, op + r0 * orow,
+                                        orow, min(rows, n_rows - r0), channels, &me[0], &ae[0],
+                                        &be[0], &ke[0])

@@ -12,6 +12,7 @@ import fastdl.reference as ref
 from conftest import FLOATS, tol
 
 norm = importlib.import_module("fastdl.norm")
+kernels = importlib.import_module("fastdl._norm")
 
 # (shape, axis). Small odd shapes, and sizes above the kernels' grain and chunk sizes so
 # that several chunks and threads run (CM: (outer, C, inner); CL: (rows, C)).
@@ -145,6 +146,31 @@ def test_out_strided_in_place_and_overlapping(dtype, rng):
     buf = x.copy()
     y = fastdl.batch_norm(buf[::-1], gamma, beta, out=buf)[0]      # out overlaps x reversed
     np.testing.assert_allclose(y, ref.batch_norm(x[::-1], gamma, beta)[0], **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape,axis", [((3, 5, 7, 9), 1), ((3, 7, 9, 5), -1), ((31, 13), -1), ((50, 3), -1),
+                                        ((4, 3, 2, 5), -3)])
+def test_streaming_stores_give_the_same_bits(shape, axis, dtype, rng):
+    if not kernels.streaming_available():
+        pytest.skip("no streaming kernels on this CPU")
+    x, gamma, beta = data(rng, shape, axis, dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    results = []
+    for n_bytes in (1 << 62, 0):                     # never, always
+        old = kernels.set_stream_bytes(n_bytes)
+        try:
+            y, mean, invstd = fastdl.batch_norm(x, gamma, beta, axis=axis)
+            grads = fastdl.batch_norm_backward(dy, x, gamma, mean, invstd, axis=axis)
+            out = np.empty_like(x)
+            fastdl.batch_norm(x[::-1], gamma, beta, axis=axis, out=out)
+        finally:
+            kernels.set_stream_bytes(old)
+        results.append([y, *grads, out])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(results[1][0], ref.batch_norm(x, gamma, beta, axis=axis)[0],
+                               **tol(dtype))
 
 
 def test_float32_with_large_offset_keeps_precision(rng):
