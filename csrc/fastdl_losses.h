@@ -249,7 +249,8 @@ FASTDL_CLONES static void fdl_bce_logits_block_##SUFFIX(const T *FASTDL_RESTRICT
         const T v = z[i], y = t[i];                                                           \
         const T e = fdl_exp_##SUFFIX(v < 0 ? v : -v);                                         \
         const T pos = v < 0 ? (T)0 : v;                                                       \
-        loss[i] = pos - v * y + fdl_log1p_##SUFFIX(e);                                        \
+        /* max(z, 0) - z y cancels: exact in double (a float product fits in a double) */    \
+        loss[i] = (T)(((double)pos - (double)v * (double)y) + (double)fdl_log1p_##SUFFIX(e)); \
         grad[i] = ((v >= 0 ? (T)1 : e) / ((T)1 + e) - y) * scale;                             \
     }                                                                                         \
 }                                                                                             \
