@@ -161,25 +161,79 @@ static void FN(pack_im2col_pix)(T *dst, int64_t L, const fastdl_conv_geom *g, co
 }
 
 /* im2col panels with reduction columns on the lanes: element (p, lane kk) = Xcol[k0+kk][p]
- * for the chunk's np pixels (the reduction), nk columns, L lanes per panel. */
+ * for the chunk's np pixels (the reduction), nk columns, L lanes per panel.
+ * The pixels are cut once into segments lying in one output row; a lane then reads each
+ * segment as one run (unit stride when sw == 1). NHWC panels whose lanes are consecutive
+ * channels of one (r, s) read L contiguous values per pixel. */
+__attribute__((noinline))
 static void FN(pack_im2col_kk)(T *dst, int64_t L, const fastdl_conv_geom *g, const T *xn,
                                const int64_t *ih0, const int64_t *iw0, int64_t np,
                                int64_t k0, int64_t nk)
 {
     const uint64_t H = (uint64_t)g->H, W = (uint64_t)g->W;
-    const int64_t xs_h = g->xs_h, xs_w = g->xs_w;
+    const int64_t xs_h = g->xs_h, xs_w = g->xs_w, sw = g->sw;
+    int64_t seg[FASTDL_CONV_KC + 1], nseg = 0;
+    seg[nseg++] = 0;
+    for (int64_t p = 1; p < np; p++)
+        if (ih0[p] != ih0[p - 1])
+            seg[nseg++] = p;
+    seg[nseg] = np;
     for (int64_t q0 = 0; q0 < nk; q0 += L) {
         T *d = dst + (q0 / L) * np * L;
         const int64_t nl = fastdl_conv_min(L, nk - q0);
+        const int64_t ka = k0 + q0, kb = ka + nl - 1;
+        if (g->nhwc && nl == L && g->kk_r[ka] == g->kk_r[kb] && g->kk_s[ka] == g->kk_s[kb]) {
+            /* L consecutive channels of one (r, s) */
+            const int64_t r = g->kk_r[ka], s = g->kk_s[ka];
+            const T *xk = xn + g->kk_off[ka];
+            for (int64_t p = 0; p < np; p++) {
+                const int64_t ih = ih0[p] + r, iw = iw0[p] + s;
+                T *dp = d + p * L;
+                if ((uint64_t)ih < H && (uint64_t)iw < W) {
+                    const T *sp = xk + ih * xs_h + iw * xs_w;
+                    for (int64_t l = 0; l < L; l++)
+                        dp[l] = sp[l];
+                } else {
+                    for (int64_t l = 0; l < L; l++)
+                        dp[l] = 0;
+                }
+            }
+            continue;
+        }
         int64_t l = 0;
         for (; l < nl; l++) {
             const int64_t kk = k0 + q0 + l;
             const int64_t r = g->kk_r[kk], s = g->kk_s[kk];
             const T *xk = xn + g->kk_off[kk];
-            for (int64_t p = 0; p < np; p++) {
-                const int64_t ih = ih0[p] + r, iw = iw0[p] + s;
-                d[p * L + l] = ((uint64_t)ih < H && (uint64_t)iw < W)
-                               ? xk[ih * xs_h + iw * xs_w] : (T)0;
+            for (int64_t i = 0; i < nseg; i++) {
+                const int64_t a = seg[i], b = seg[i + 1];
+                const int64_t ih = ih0[a] + r;
+                if ((uint64_t)ih >= H) {
+                    for (int64_t p = a; p < b; p++)
+                        d[p * L + l] = 0;
+                    continue;
+                }
+                const T *row = xk + ih * xs_h;
+                const int64_t iwa = iw0[a] + s;
+                /* pixels a..b-1 read iw = iwa + (p - a)·sw: valid for p in [pa, pb) */
+                int64_t pa = b, pb = b;
+                if (iwa < (int64_t)W) {
+                    const int64_t last = iwa + (b - 1 - a) * sw;
+                    pa = iwa < 0 ? a + (-iwa + sw - 1) / sw : a;
+                    pb = last >= (int64_t)W ? a + ((int64_t)W - 1 - iwa) / sw + 1 : b;
+                    pa = fastdl_conv_min(pa, b);
+                    pb = pb < pa ? pa : pb;
+                }
+                for (int64_t p = a; p < pa; p++)
+                    d[p * L + l] = 0;
+                {
+                    const T *sp = row + (iwa + (pa - a) * sw) * xs_w;
+                    const int64_t step = sw * xs_w;
+                    for (int64_t p = pa; p < pb; p++, sp += step)
+                        d[p * L + l] = *sp;
+                }
+                for (int64_t p = pb; p < b; p++)
+                    d[p * L + l] = 0;
             }
         }
         for (; l < L; l++)
@@ -307,7 +361,7 @@ static void FN(input_grad_task)(const fastdl_conv_geom *g, const T *dy, const T 
 {
     int64_t ih0[PC], iw0[PC];
     const uint64_t H = (uint64_t)g->H, W = (uint64_t)g->W;
-    const int64_t K = g->K, P = g->P, CRS = g->CRS, xs_h = g->xs_h, xs_w = g->xs_w;
+    const int64_t K = g->K, P = g->P, CRS = g->CRS, xs_h = g->xs_h, xs_w = g->xs_w, sw = g->sw;
     const int64_t n = task / g->row_blocks, rb = task % g->row_blocks;
     const int64_t oh0 = rb * g->rows_per_task;
     const int64_t oh1 = fastdl_conv_min(g->Ho, oh0 + g->rows_per_task);
@@ -317,6 +371,12 @@ static void FN(input_grad_task)(const fastdl_conv_geom *g, const T *dy, const T 
     for (int64_t p0 = oh0 * g->Wo; p0 < oh1 * g->Wo; p0 += PC) {
         const int64_t np = fastdl_conv_min(PC, oh1 * g->Wo - p0);
         fastdl_conv_pixel_table(g, p0, np, ih0, iw0);
+        int64_t seg[PC + 1], nseg = 0;
+        seg[nseg++] = 0;
+        for (int64_t p = 1; p < np; p++)
+            if (ih0[p] != ih0[p - 1])
+                seg[nseg++] = p;
+        seg[nseg] = np;
         if (!g->nhwc) {
             /* B = dY[K × np] (all K blocks), then tiles of MB rows of Dcol. */
             const int64_t npad = fastdl_conv_ceil(np, NR), crspad = fastdl_conv_ceil(CRS, MR);
@@ -335,10 +395,24 @@ static void FN(input_grad_task)(const fastdl_conv_geom *g, const T *dy, const T 
                     const int64_t kk = m0 + i, r = g->kk_r[kk], s = g->kk_s[kk];
                     T *dxk = dxn + g->kk_off[kk];
                     const T *ci = ct + i * np;
-                    for (int64_t p = 0; p < np; p++) {
-                        const int64_t ih = ih0[p] + r, iw = iw0[p] + s;
-                        if ((uint64_t)ih < H && (uint64_t)iw < W)
-                            dxk[ih * xs_h + iw * xs_w] += ci[p];
+                    for (int64_t q = 0; q < nseg; q++) {
+                        const int64_t a = seg[q], b = seg[q + 1];
+                        const int64_t ih = ih0[a] + r;
+                        if ((uint64_t)ih >= H)
+                            continue;
+                        T *row = dxk + ih * xs_h;
+                        const int64_t iwa = iw0[a] + s;
+                        if (iwa >= (int64_t)W)
+                            continue;
+                        const int64_t last = iwa + (b - 1 - a) * sw;
+                        int64_t pa = iwa < 0 ? a + (-iwa + sw - 1) / sw : a;
+                        int64_t pb = last >= (int64_t)W ? a + ((int64_t)W - 1 - iwa) / sw + 1 : b;
+                        if (pa >= pb)
+                            continue;
+                        T *dp = row + (iwa + (pa - a) * sw) * xs_w;
+                        const int64_t step = sw * xs_w;
+                        for (int64_t p = pa; p < pb; p++, dp += step)
+                            *dp += ci[p];
                     }
                 }
             }
@@ -358,11 +432,18 @@ static void FN(input_grad_task)(const fastdl_conv_geom *g, const T *dy, const T 
                 }
                 for (int64_t p = 0; p < np; p++) {
                     const T *cp = ct + p * nb;
-                    for (int64_t j = 0; j < nb; j++) {
-                        const int64_t kk = c0 + j;
-                        const int64_t ih = ih0[p] + g->kk_r[kk], iw = iw0[p] + g->kk_s[kk];
-                        if ((uint64_t)ih < H && (uint64_t)iw < W)
-                            dxn[g->kk_off[kk] + ih * xs_h + iw * xs_w] += cp[j];
+                    int64_t j = 0;
+                    while (j < nb) {
+                        /* a run of consecutive channels of one (r, s) */
+                        const int64_t kk = c0 + j, r = g->kk_r[kk], s = g->kk_s[kk];
+                        const int64_t run = fastdl_conv_min(nb - j, g->C - g->kk_off[kk]);
+                        const int64_t ih = ih0[p] + r, iw = iw0[p] + s;
+                        if ((uint64_t)ih < H && (uint64_t)iw < W) {
+                            T *dp = dxn + g->kk_off[kk] + ih * xs_h + iw * xs_w;
+                            for (int64_t t = 0; t < run; t++)
+                                dp[t] += cp[j + t];
+                        }
+                        j += run;
                     }
                 }
             }

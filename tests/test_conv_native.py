@@ -166,3 +166,25 @@ def test_relu_backward_masks_exactly_where_y_is_not_positive():
     b = fastdl.conv2d_backward(np.where(y > 0, dy, 0).astype(np.float32), x, w, padding=1)
     for g, e in zip(a, b):
         np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+def test_every_micro_kernel_matches_reference(isa):
+    from fastdl import _conv
+    best = _conv.ISA
+    try:
+        _conv.select_kernels(isa)
+        rng = np.random.default_rng(8)
+        for layout, dtype in itertools.product(LAYOUTS, FLOATS):
+            x = rng.standard_normal((2, 7, 13, 11)).astype(dtype)
+            w = rng.standard_normal((37, 7, 3, 3)).astype(dtype)
+            x, w = as_layout(layout, x, w)
+            kw = dict(stride=(2, 1), padding="same", layout=layout)
+            y = fastdl.conv2d(x, w, **kw)
+            np.testing.assert_allclose(y, fastdl.reference.conv2d(x, w, **kw), **tol(dtype))
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            for g, e in zip(fastdl.conv2d_backward(dy, x, w, **kw),
+                            fastdl.reference.conv2d_backward(dy, x, w, **kw)):
+                np.testing.assert_allclose(g, e, **tol(dtype))
+    finally:
+        _conv.select_kernels(best)
