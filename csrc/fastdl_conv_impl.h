@@ -90,14 +90,19 @@ static void FN(pack_im2col_pix)(T *dst, int64_t L, const fastdl_conv_geom *g, co
             while (k < kc) {
                 const int64_t kk = k0 + k, r = g->kk_r[kk], s = g->kk_s[kk];
                 const int64_t c0 = g->kk_off[kk];
-                const int64_t run = fastdl_conv_min(kc - k, g->C - c0);
-                int all = nl == MR;
+                int64_t run = fastdl_conv_min(kc - k, g->C - c0);
+                int all = nl == MR, wide = 1;
                 for (int64_t l = 0; l < MR; l++) {
                     const int64_t ih = l < nl ? ph[l] + r : -1, iw = l < nl ? pw[l] + s : -1;
                     const int ok = (uint64_t)ih < H && (uint64_t)iw < W;
                     src[l] = ok ? xn + ih * xs_h + iw * xs_w + c0 : NULL;
                     all &= ok;
+                    wide &= ok && pw[l] + g->S - 1 < (int64_t)W;
                 }
+                /* channels of (r, s), (r, s + 1), ... are contiguous in x when every lane's
+                 * columns iw .. iw + S - 1 - s are inside the image: one longer run */
+                if (all && wide && xs_w == g->C)
+                    run = fastdl_conv_min(kc - k, (g->S - s) * g->C - c0);
                 T *dk = d + k * MR;
                 if (all) {
                     for (int64_t j = 0; j < run; j++)
