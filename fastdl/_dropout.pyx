@@ -19,14 +19,16 @@ cdef extern from "fastdl_dropout.h" nogil:
     int fastdl_dropout_isa()
     void fastdl_dropout_f32(int isa, const float *x, Py_ssize_t sx, float *y, Py_ssize_t sy,
                             uint8_t *mask, uint64_t counter, Py_ssize_t n, uint64_t key,
-                            uint64_t threshold, float scale)
+                            uint64_t threshold, float scale, int stream)
     void fastdl_dropout_f64(int isa, const double *x, Py_ssize_t sx, double *y, Py_ssize_t sy,
                             uint8_t *mask, uint64_t counter, Py_ssize_t n, uint64_t key,
-                            uint64_t threshold, double scale)
+                            uint64_t threshold, double scale, int stream)
     void fastdl_dropout_backward_f32(const float *dy, Py_ssize_t sd, const uint8_t *mask,
-                                     Py_ssize_t sm, float *dx, Py_ssize_t n, float scale)
+                                     Py_ssize_t sm, float *dx, Py_ssize_t n, float scale,
+                                     int stream)
     void fastdl_dropout_backward_f64(const double *dy, Py_ssize_t sd, const uint8_t *mask,
-                                     Py_ssize_t sm, double *dx, Py_ssize_t n, double scale)
+                                     Py_ssize_t sm, double *dx, Py_ssize_t n, double scale,
+                                     int stream)
 
 cdef extern from "fastdl_random.h" nogil:
     uint64_t fastdl_bernoulli_threshold(double p)
@@ -38,8 +40,23 @@ cdef enum:
 cdef enum:
     GRAIN = 65536
 
+# Outputs of at least this many bytes are written with non-temporal (streaming) stores: they
+# leave the caches anyway, and streaming skips the read of every written line.
+cdef enum:
+    STREAM_BYTES = 8388608
+
 cdef int _best_isa = fastdl_dropout_isa()
 cdef int _isa = _best_isa
+cdef Py_ssize_t _stream_bytes = STREAM_BYTES
+
+
+def set_stream_bytes(Py_ssize_t n_bytes):
+    """Set the output size from which stores are streaming (tests force both paths); returns
+    the previous value."""
+    global _stream_bytes
+    old = _stream_bytes
+    _stream_bytes = n_bytes
+    return old
 
 
 def instruction_sets():
@@ -82,6 +99,7 @@ def forward(const floating[:, :] x, floating[:, :] y, uint8_t[::1] mask, uint64_
     cdef uint64_t threshold = fastdl_bernoulli_threshold(keep_prob)
     cdef floating scale = <floating>(1.0 / keep_prob)
     cdef int nt = _threads(total, n_chunks, n_threads), isa = _isa
+    cdef int stream = isa > 0 and total * <Py_ssize_t>sizeof(floating) >= _stream_bytes
     cdef const floating *xp = &x[0, 0]
     cdef floating *yp = &y[0, 0]
     cdef uint8_t *mp = &mask[0]
@@ -95,10 +113,12 @@ def forward(const floating[:, :] x, floating[:, :] y, uint8_t[::1] mask, uint64_
                 length = min(cols - c, stop - i)
                 if floating is float:
                     fastdl_dropout_f32(isa, xp + r * xr + c * xc, xc, yp + r * yr + c * yc, yc,
-                                       mp + i, <uint64_t>i, length, key, threshold, scale)
+                                       mp + i, <uint64_t>i, length, key, threshold, scale,
+                                       stream)
                 else:
                     fastdl_dropout_f64(isa, xp + r * xr + c * xc, xc, yp + r * yr + c * yc, yc,
-                                       mp + i, <uint64_t>i, length, key, threshold, scale)
+                                       mp + i, <uint64_t>i, length, key, threshold, scale,
+                                       stream)
                 i = i + length
 
 
@@ -114,6 +134,7 @@ def backward(const floating[:, :] dy, const uint8_t[:, :] mask, floating[::1] dx
     cdef Py_ssize_t n_chunks = (total + CHUNK - 1) // CHUNK, ch, i, stop, r, c, length
     cdef floating scale = <floating>(1.0 / keep_prob)
     cdef int nt = _threads(total, n_chunks, n_threads)
+    cdef int stream = _isa > 0 and total * <Py_ssize_t>sizeof(floating) >= _stream_bytes
     cdef const floating *dp = &dy[0, 0]
     cdef const uint8_t *mp = &mask[0, 0]
     cdef floating *op = &dx[0]
@@ -127,8 +148,8 @@ def backward(const floating[:, :] dy, const uint8_t[:, :] mask, floating[::1] dx
                 length = min(cols - c, stop - i)
                 if floating is float:
                     fastdl_dropout_backward_f32(dp + r * dr + c * dc, dc, mp + r * mr + c * mc,
-                                                mc, op + i, length, scale)
+                                                mc, op + i, length, scale, stream)
                 else:
                     fastdl_dropout_backward_f64(dp + r * dr + c * dc, dc, mp + r * mr + c * mc,
-                                                mc, op + i, length, scale)
+                                                mc, op + i, length, scale, stream)
                 i = i + length

@@ -25,6 +25,16 @@ __all__ = list(_ref.__all__)
 _kernels = load_extension("fastdl._dropout")
 
 
+def _aligned_empty(shape, dtype, align=64):
+    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary
+    (so the streaming stores of the kernels cover whole cache lines from the first element)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = np.empty(nbytes + align, dtype=np.uint8)
+    start = -buf.ctypes.data % align
+    return buf[start:start + nbytes].view(dtype).reshape(shape)
+
+
 def _fold(shape, strides):
     """Merge adjacent axes whose strides chain (C order), dropping length-1 axes: the fewest
     axes (at least one) that address the same elements in the same logical order."""
@@ -87,8 +97,8 @@ def dropout(x, keep_prob, *, seed=None, rng=None, training=True, out=None, n_thr
         out[...] = x
         return out, None
     key = int(_random.make_key(where, seed, rng))
-    mask = np.empty(x.shape, dtype=np.uint8)
-    y = np.empty(x.shape, dtype=x.dtype) if out is None else out
+    mask = _aligned_empty(x.shape, np.uint8)
+    y = _aligned_empty(x.shape, x.dtype) if out is None else out
     if x.size == 0:
         return y, mask
     xv = _input_2d(x)
@@ -111,7 +121,7 @@ def dropout_backward(dy, mask, keep_prob):
     check_shape(where, "mask", mask, dy.shape, "(the shape of dy)")
     n = resolve_n_threads(where, None)
 
-    dx = np.empty(dy.shape, dtype=dy.dtype)
+    dx = _aligned_empty(dy.shape, dy.dtype)
     if dy.size == 0:
         return dx
     if mask.dtype == np.bool_:

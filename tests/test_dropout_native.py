@@ -57,6 +57,33 @@ def test_bits_match_reference_on_every_path(isa, size, keep_prob, dtype, rng):
         np.testing.assert_array_equal(bits(y), bits(y_ref))
 
 
+@pytest.fixture
+def always_stream():
+    """Streaming (non-temporal) stores for every size."""
+    old = kernels.set_stream_bytes(0)
+    yield
+    kernels.set_stream_bytes(old)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("offset", [0, 1, 3, 13])
+def test_streaming_stores_give_the_same_bits(isa, always_stream, offset, dtype, rng):
+    size = 2 * 65536 + 1000
+    x = rng.standard_normal(size).astype(dtype)
+    y_ref, m_ref = ref.dropout(x, 0.8, seed=77)
+    out = np.empty(size + offset, dtype)[offset:]        # out misaligned by `offset` elements
+    for n_threads in (1, 2):
+        y, m = dropout_mod.dropout(x, 0.8, seed=77, n_threads=n_threads)
+        np.testing.assert_array_equal(m, m_ref)
+        np.testing.assert_array_equal(bits(y), bits(y_ref))
+        dropout_mod.dropout(x[offset:], 0.8, seed=77, out=out[:size - offset])
+        np.testing.assert_array_equal(bits(out[:size - offset]),
+                                      bits(ref.dropout(x[offset:], 0.8, seed=77)[0]))
+    dy = x[offset:]
+    np.testing.assert_array_equal(bits(dropout_mod.dropout_backward(dy, m_ref[offset:], 0.8)),
+                                  bits(ref.dropout_backward(dy, m_ref[offset:], 0.8)))
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("make", [
     lambda b: b[:, ::2],                                  # 2-D strided
