@@ -293,13 +293,13 @@ static inline ptrdiff_t fastdl_nms_cell(double v, double lo, double inv, ptrdiff
  * kept and returns their count (at most limit; limit < 0: no limit), or -1 when out of
  * memory. finite: every coordinate is finite (else a plain scan over the kept boxes).
  *
- * Grid: a static uniform grid (cells about the mean box size) lists every box of positive
- * area under each cell it covers, in visiting order, as contiguous float64 SoA entries
- * (compressed rows). An entry's area is NaN until its box is kept, which makes the test
- * `inter > thr * (area_k + area - inter)` false for boxes suppressed or not yet visited. A
- * candidate scans, in each of its cells, the entries before its own (earlier boxes only), 8
- * at a time, branch-free, stopping at the first suppressor. Boxes spanning more than
- * FASTDL_NMS_MAX_SPAN cells on an axis stay out of the grid. */
+ * Grid: a uniform grid with cells about the mean box size. Every cell gets a fixed slice of
+ * one entry array (compressed rows), sized by the number of boxes covering the cell, so a
+ * kept box is appended to each cell it covers without any reallocation; a cell's kept boxes
+ * are thus contiguous float64 SoA entries, in keeping order (best scores first, the likeliest
+ * suppressors). A candidate scans only the kept boxes of its cells, 8 at a time, branch-free,
+ * stopping at the first suppressor. Boxes spanning more than FASTDL_NMS_MAX_SPAN cells on an
+ * axis stay out of the grid (a list every candidate checks). */
 static ptrdiff_t fastdl_nms_soa(const double *x1, const double *y1, const double *x2,
                                 const double *y2, const double *area, ptrdiff_t n, double thr,
                                 ptrdiff_t limit, int finite, int64_t *kept)
@@ -345,55 +345,36 @@ static ptrdiff_t fastdl_nms_soa(const double *x1, const double *y1, const double
     double *karea = kbuf + 4 * limit;
     ptrdiff_t nk = 0;
 
-    /* Grid (compressed rows): cbeg[c] first entry of cell c; per box its cell range (bc) and
-     * the positions of its entries (gpos[boff[g] ...], cells in row-major order). */
-    ptrdiff_t *cbeg = NULL, *bc = NULL, *boff = NULL, *gpos = NULL, *big = NULL;
+    /* Grid: cell c owns entries [cbeg[c], cbeg[c + 1]), of which the first kcnt[c] hold its
+     * kept boxes; bc: each box's cell range (r[0] = -1: zero area, -2: large). */
+    ptrdiff_t *cbeg = NULL, *kcnt = NULL, *bc = NULL, *big = NULL;
     double *ebuf = NULL, *ex1 = NULL, *ey1 = NULL, *ex2 = NULL, *ey2 = NULL, *ea = NULL;
     ptrdiff_t nbig = 0;
-    int oom = 0;
     if (use_grid) {
         const ptrdiff_t ncell = gx * gy;
         cbeg = (ptrdiff_t *)calloc((size_t)ncell + 1, sizeof(ptrdiff_t));
+        kcnt = (ptrdiff_t *)calloc((size_t)ncell, sizeof(ptrdiff_t));
         bc = (ptrdiff_t *)malloc((size_t)n * 4 * sizeof(ptrdiff_t));
-        boff = (ptrdiff_t *)malloc((size_t)n * sizeof(ptrdiff_t));
         big = (ptrdiff_t *)malloc((size_t)limit * sizeof(ptrdiff_t));
-        if (!cbeg || !bc || !boff || !big) { oom = 1; goto done; }
-        ptrdiff_t nent = 0;
+        if (!cbeg || !kcnt || !bc || !big) goto oom;
         for (ptrdiff_t g = 0; g < n; g++) {
             ptrdiff_t *r = bc + 4 * g;
-            boff[g] = nent;
             if (!(area[g] > 0)) { r[0] = -1; continue; }
             r[0] = fastdl_nms_cell(x1[g], lox, inv, gx); r[2] = fastdl_nms_cell(x2[g], lox, inv, gx);
             r[1] = fastdl_nms_cell(y1[g], loy, inv, gy); r[3] = fastdl_nms_cell(y2[g], loy, inv, gy);
             if (r[2] - r[0] >= FASTDL_NMS_MAX_SPAN || r[3] - r[1] >= FASTDL_NMS_MAX_SPAN) {
-                r[0] = -2;                                     /* large: not in the grid */
+                r[0] = -2;
                 continue;
             }
             for (ptrdiff_t cy = r[1]; cy <= r[3]; cy++)
                 for (ptrdiff_t cx = r[0]; cx <= r[2]; cx++) cbeg[cy * gx + cx + 1]++;
-            nent += (r[2] - r[0] + 1) * (r[3] - r[1] + 1);
         }
         for (ptrdiff_t c = 0; c < ncell; c++) cbeg[c + 1] += cbeg[c];
-        ebuf = (double *)malloc((size_t)(nent > 0 ? nent : 1) * 5 * sizeof(double));
-        gpos = (ptrdiff_t *)malloc((size_t)(nent > 0 ? nent : 1) * sizeof(ptrdiff_t));
-        ptrdiff_t *fill = (ptrdiff_t *)malloc((size_t)ncell * sizeof(ptrdiff_t));
-        if (!ebuf || !gpos || !fill) { free(fill); oom = 1; goto done; }
+        const ptrdiff_t nent = cbeg[ncell] > 0 ? cbeg[ncell] : 1;
+        ebuf = (double *)malloc((size_t)nent * 5 * sizeof(double));
+        if (!ebuf) goto oom;
         ex1 = ebuf; ey1 = ebuf + nent; ex2 = ebuf + 2 * nent; ey2 = ebuf + 3 * nent;
         ea = ebuf + 4 * nent;
-        memcpy(fill, cbeg, (size_t)ncell * sizeof(ptrdiff_t));
-        for (ptrdiff_t g = 0; g < n; g++) {
-            const ptrdiff_t *r = bc + 4 * g;
-            if (r[0] < 0) continue;
-            ptrdiff_t t = boff[g];
-            for (ptrdiff_t cy = r[1]; cy <= r[3]; cy++)
-                for (ptrdiff_t cx = r[0]; cx <= r[2]; cx++) {
-                    const ptrdiff_t e = fill[cy * gx + cx]++;
-                    ex1[e] = x1[g]; ey1[e] = y1[g]; ex2[e] = x2[g]; ey2[e] = y2[g];
-                    ea[e] = NAN;                                /* not kept (yet) */
-                    gpos[t++] = e;
-                }
-        }
-        free(fill);
     }
 
     ptrdiff_t nkept = 0;
@@ -415,32 +396,32 @@ static ptrdiff_t fastdl_nms_soa(const double *x1, const double *y1, const double
                 sup = fastdl_nms_suppresses(kx1[k], ky1[k], kx2[k], ky2[k], karea[k],
                                             bx1, by1, bx2, by2, ba, thr);
             }
-            ptrdiff_t t = boff[g];
             for (ptrdiff_t cy = r[1]; cy <= r[3] && !sup; cy++)
-                for (ptrdiff_t cx = r[0]; cx <= r[2] && !sup; cx++, t++) {
-                    const ptrdiff_t e0 = cbeg[cy * gx + cx];
+                for (ptrdiff_t cx = r[0]; cx <= r[2] && !sup; cx++) {
+                    const ptrdiff_t c = cy * gx + cx, e0 = cbeg[c];
                     sup = fastdl_nms_any_kept(ex1 + e0, ey1 + e0, ex2 + e0, ey2 + e0, ea + e0,
-                                              gpos[t] - e0, bx1, by1, bx2, by2, ba, thr);
+                                              kcnt[c], bx1, by1, bx2, by2, ba, thr);
                 }
         }
         if (sup) continue;
         kept[nkept++] = g;
         kx1[nk] = bx1; ky1[nk] = by1; kx2[nk] = bx2; ky2[nk] = by2; karea[nk] = ba;
-        if (use_grid) {
-            if (in_grid) {
-                const ptrdiff_t cnt = (r[2] - r[0] + 1) * (r[3] - r[1] + 1);
-                for (ptrdiff_t t = 0; t < cnt; t++) ea[gpos[boff[g] + t]] = ba;
-            } else {
-                big[nbig++] = nk;
-            }
+        if (in_grid) {
+            for (ptrdiff_t cy = r[1]; cy <= r[3]; cy++)
+                for (ptrdiff_t cx = r[0]; cx <= r[2]; cx++) {
+                    const ptrdiff_t c = cy * gx + cx, e = cbeg[c] + kcnt[c]++;
+                    ex1[e] = bx1; ey1[e] = by1; ex2[e] = bx2; ey2[e] = by2; ea[e] = ba;
+                }
+        } else if (use_grid) {
+            big[nbig++] = nk;
         }
         nk++;
     }
-    free(kbuf); free(cbeg); free(bc); free(boff); free(gpos); free(big); free(ebuf);
+    free(kbuf); free(cbeg); free(kcnt); free(bc); free(big); free(ebuf);
     return nkept;
-done:
-    free(kbuf); free(cbeg); free(bc); free(boff); free(gpos); free(big); free(ebuf);
-    return oom ? -1 : 0;
+oom:
+    free(kbuf); free(cbeg); free(kcnt); free(bc); free(big); free(ebuf);
+    return -1;
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
