@@ -22,16 +22,16 @@ enum { FDL_ACT_NONE = 0, FDL_ACT_RELU = 1, FDL_ACT_SIGMOID = 2, FDL_ACT_TANH = 3
        FDL_ACT_LEAKY = 4 };
 
 #define FASTDL_DEFINE_ACTIVATIONS(T, ACC, SUFFIX)                                             \
-FASTDL_CLONES static void fdl_sigmoid_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                   \
+FASTDL_MATH_CLONES static void fdl_sigmoid_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                   \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = fdl_sigmoid_##SUFFIX(x[i]); }                      \
-FASTDL_CLONES static void fdl_tanh_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                      \
+FASTDL_MATH_CLONES static void fdl_tanh_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                      \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = fdl_tanh_##SUFFIX(x[i]); }                         \
-FASTDL_CLONES static void fdl_relu_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                      \
+FASTDL_MATH_CLONES static void fdl_relu_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                      \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) { const T v = x[i]; y[i] = v < 0 ? (T)0 : v; } }          \
-FASTDL_CLONES static void fdl_leaky_relu_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                \
+FASTDL_MATH_CLONES static void fdl_leaky_relu_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                \
         T *FASTDL_RESTRICT y, ptrdiff_t n, T alpha)                                           \
 { for (ptrdiff_t i = 0; i < n; i++) { const T v = x[i]; y[i] = v > 0 ? v : v * alpha; } }     \
 /* forward by kind (alpha used by leaky ReLU only) */                                         \
@@ -45,16 +45,16 @@ static inline void fdl_activation_##SUFFIX(int kind, const T *x, T *y, ptrdiff_t
     default: if (x != y) memcpy(y, x, (size_t)n * sizeof(T)); break;                          \
     }                                                                                         \
 }                                                                                             \
-FASTDL_CLONES static void fdl_sigmoid_backward_##SUFFIX(const T *FASTDL_RESTRICT dy,         \
+FASTDL_MATH_CLONES static void fdl_sigmoid_backward_##SUFFIX(const T *FASTDL_RESTRICT dy,         \
         const T *FASTDL_RESTRICT y, T *FASTDL_RESTRICT dx, ptrdiff_t n)                       \
 { for (ptrdiff_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1 - y[i]); }                      \
-FASTDL_CLONES static void fdl_tanh_backward_##SUFFIX(const T *FASTDL_RESTRICT dy,            \
+FASTDL_MATH_CLONES static void fdl_tanh_backward_##SUFFIX(const T *FASTDL_RESTRICT dy,            \
         const T *FASTDL_RESTRICT y, T *FASTDL_RESTRICT dx, ptrdiff_t n)                       \
 { for (ptrdiff_t i = 0; i < n; i++) dx[i] = dy[i] * (1 - y[i] * y[i]); }                      \
-FASTDL_CLONES static void fdl_relu_backward_##SUFFIX(const T *FASTDL_RESTRICT dy,            \
+FASTDL_MATH_CLONES static void fdl_relu_backward_##SUFFIX(const T *FASTDL_RESTRICT dy,            \
         const T *FASTDL_RESTRICT x, T *FASTDL_RESTRICT dx, ptrdiff_t n)                       \
 { for (ptrdiff_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : (T)0; }                        \
-FASTDL_CLONES static void fdl_leaky_relu_backward_##SUFFIX(const T *FASTDL_RESTRICT dy,      \
+FASTDL_MATH_CLONES static void fdl_leaky_relu_backward_##SUFFIX(const T *FASTDL_RESTRICT dy,      \
         const T *FASTDL_RESTRICT x, T *FASTDL_RESTRICT dx, ptrdiff_t n, T alpha)              \
 { for (ptrdiff_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : dy[i] * alpha; }               \
 /* backward by kind; s is y (sigmoid, tanh) or x (relu, leaky relu) */                        \
@@ -70,7 +70,7 @@ static inline void fdl_activation_backward_##SUFFIX(int kind, const T *dy, const
     }                                                                                         \
 }                                                                                             \
 /* y[i, :] = act(y[i, :] + b) for rows [r0, r1) of a (rows, cols) array with row stride ld */ \
-FASTDL_CLONES static void fdl_add_bias_##SUFFIX(T *FASTDL_RESTRICT y,                        \
+FASTDL_MATH_CLONES static void fdl_add_bias_##SUFFIX(T *FASTDL_RESTRICT y,                        \
         const T *FASTDL_RESTRICT b, ptrdiff_t n)                                              \
 { for (ptrdiff_t j = 0; j < n; j++) y[j] += b[j]; }                                           \
 static inline void fdl_bias_activation_rows_##SUFFIX(int kind, T *y, ptrdiff_t ld,            \
@@ -83,7 +83,7 @@ static inline void fdl_bias_activation_rows_##SUFFIX(int kind, T *y, ptrdiff_t l
     }                                                                                         \
 }                                                                                             \
 /* acc[j] += v[j] (column sums of db, accumulated in ACC) */                                  \
-FASTDL_CLONES static void fdl_accumulate_##SUFFIX(ACC *FASTDL_RESTRICT acc,                  \
+FASTDL_MATH_CLONES static void fdl_accumulate_##SUFFIX(ACC *FASTDL_RESTRICT acc,                  \
         const T *FASTDL_RESTRICT v, ptrdiff_t n)                                              \
 { for (ptrdiff_t j = 0; j < n; j++) acc[j] += (ACC)v[j]; }                                    \
 /* rows [r0, r1): dz = dy * act'(y) (or dz = dy when dz == dy) and acc += column sums */      \

@@ -25,7 +25,7 @@ typedef int32_t fdl_v8i __attribute__((vector_size(32)));
 typedef double fdl_v4d __attribute__((vector_size(32)));
 typedef int64_t fdl_v4l __attribute__((vector_size(32)));
 
-FASTDL_CLONES static float fdl_row_max_f32(const float *x, ptrdiff_t n)
+FASTDL_MATH_CLONES static float fdl_row_max_f32(const float *x, ptrdiff_t n)
 {
     float m = x[0];
     ptrdiff_t i = 0;
@@ -50,7 +50,7 @@ FASTDL_CLONES static float fdl_row_max_f32(const float *x, ptrdiff_t n)
     return m;
 }
 
-FASTDL_CLONES static double fdl_row_max_f64(const double *x, ptrdiff_t n)
+FASTDL_MATH_CLONES static double fdl_row_max_f64(const double *x, ptrdiff_t n)
 {
     double m = x[0];
     ptrdiff_t i = 0;
@@ -81,7 +81,7 @@ FASTDL_CLONES static double fdl_row_max_f64(const double *x, ptrdiff_t n)
 #define FASTDL_DEFINE_LOSSES(T, ACC, SUFFIX, LOG)                                             \
 /* max of x[0..n), n >= 1: fdl_row_max_##SUFFIX (generic vectors, below) */       \
 /* sum of x[0..n) in ACC, in a fixed order */                                                 \
-FASTDL_CLONES static ACC fdl_row_sum_##SUFFIX(const T *FASTDL_RESTRICT x, ptrdiff_t n)       \
+FASTDL_MATH_CLONES static ACC fdl_row_sum_##SUFFIX(const T *FASTDL_RESTRICT x, ptrdiff_t n)       \
 {                                                                                             \
     ACC acc[FDL_LANES];                                                                       \
     for (int k = 0; k < FDL_LANES; k++) acc[k] = 0;                                           \
@@ -94,7 +94,7 @@ FASTDL_CLONES static ACC fdl_row_sum_##SUFFIX(const T *FASTDL_RESTRICT x, ptrdif
     return s;                                                                                 \
 }                                                                                             \
 /* sum of a[i] * b[i] in ACC */                                                               \
-FASTDL_CLONES static ACC fdl_row_dot_##SUFFIX(const T *FASTDL_RESTRICT a,                    \
+FASTDL_MATH_CLONES static ACC fdl_row_dot_##SUFFIX(const T *FASTDL_RESTRICT a,                    \
         const T *FASTDL_RESTRICT b, ptrdiff_t n)                                              \
 {                                                                                             \
     ACC acc[FDL_LANES];                                                                       \
@@ -108,17 +108,17 @@ FASTDL_CLONES static ACC fdl_row_dot_##SUFFIX(const T *FASTDL_RESTRICT a,       
     return s;                                                                                 \
 }                                                                                             \
 /* y[i] = exp(x[i] - m) (y may be x) */                                                       \
-FASTDL_CLONES static void fdl_exp_shift_##SUFFIX(const T *FASTDL_RESTRICT x, T m,            \
+FASTDL_MATH_CLONES static void fdl_exp_shift_##SUFFIX(const T *FASTDL_RESTRICT x, T m,            \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = fdl_exp_##SUFFIX(x[i] - m); }                      \
 /* y[i] *= q */                                                                               \
-FASTDL_CLONES static void fdl_scale_##SUFFIX(T *FASTDL_RESTRICT y, T q, ptrdiff_t n)         \
+FASTDL_MATH_CLONES static void fdl_scale_##SUFFIX(T *FASTDL_RESTRICT y, T q, ptrdiff_t n)         \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] *= q; }                                              \
 /* y[i] = y[i] * q * scale */                                                                 \
-FASTDL_CLONES static void fdl_scale2_##SUFFIX(T *FASTDL_RESTRICT y, T q, T scale, ptrdiff_t n) \
+FASTDL_MATH_CLONES static void fdl_scale2_##SUFFIX(T *FASTDL_RESTRICT y, T q, T scale, ptrdiff_t n) \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = y[i] * q * scale; }                                \
 /* y[i] = (x[i] - m) - ls (y may be x) */                                                     \
-FASTDL_CLONES static void fdl_sub2_##SUFFIX(const T *FASTDL_RESTRICT x, T m, T ls,           \
+FASTDL_MATH_CLONES static void fdl_sub2_##SUFFIX(const T *FASTDL_RESTRICT x, T m, T ls,           \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = (x[i] - m) - ls; }                                 \
 /* sum of exp(x[i] - m) without storing (blocks through a stack buffer) */                    \
@@ -151,7 +151,7 @@ static inline void fdl_softmax_rows_##SUFFIX(int take_log, const T *x, T *y, ptr
     }                                                                                         \
 }                                                                                             \
 /* dx[i] = y[i] * (dy[i] - d) */                                                              \
-FASTDL_CLONES static void fdl_softmax_grad_##SUFFIX(const T *FASTDL_RESTRICT dy,             \
+FASTDL_MATH_CLONES static void fdl_softmax_grad_##SUFFIX(const T *FASTDL_RESTRICT dy,             \
         const T *FASTDL_RESTRICT y, T d, T *FASTDL_RESTRICT dx, ptrdiff_t n)                  \
 { for (ptrdiff_t i = 0; i < n; i++) dx[i] = y[i] * (dy[i] - d); }                             \
 static inline void fdl_softmax_backward_rows_##SUFFIX(const T *dy, const T *y, T *dx,         \
@@ -163,11 +163,11 @@ static inline void fdl_softmax_backward_rows_##SUFFIX(const T *dy, const T *y, T
     }                                                                                         \
 }                                                                                             \
 /* g[i] = (g[i] * q - p[i]) * scale */                                                        \
-FASTDL_CLONES static void fdl_ce_grad_##SUFFIX(T *FASTDL_RESTRICT g,                         \
+FASTDL_MATH_CLONES static void fdl_ce_grad_##SUFFIX(T *FASTDL_RESTRICT g,                         \
         const T *FASTDL_RESTRICT p, T q, T scale, ptrdiff_t n)                                \
 { for (ptrdiff_t i = 0; i < n; i++) g[i] = (g[i] * q - p[i]) * scale; }                       \
 /* sum over p[i] != 0 of p[i] * (z[i] - lse), in ACC */                                       \
-FASTDL_CLONES static ACC fdl_ce_dot_##SUFFIX(const T *FASTDL_RESTRICT p,                     \
+FASTDL_MATH_CLONES static ACC fdl_ce_dot_##SUFFIX(const T *FASTDL_RESTRICT p,                     \
         const T *FASTDL_RESTRICT z, ACC lse, ptrdiff_t n)                                     \
 {                                                                                             \
     ACC acc[FDL_LANES];                                                                       \
@@ -221,7 +221,7 @@ static inline ACC fdl_softmax_ce_rows_##SUFFIX(const T *z, const int64_t *labels
 }                                                                                             \
 /* Binary cross-entropy of probabilities on a run: loss (may be NULL), grad; returns the      \
  * ACC sum of the losses; *bad counts y_hat outside [0, 1]. */                                \
-FASTDL_CLONES static void fdl_bce_block_##SUFFIX(const T *FASTDL_RESTRICT ph,                \
+FASTDL_MATH_CLONES static void fdl_bce_block_##SUFFIX(const T *FASTDL_RESTRICT ph,                \
         const T *FASTDL_RESTRICT t, T *FASTDL_RESTRICT loss, T *FASTDL_RESTRICT grad,         \
         T scale, T eps, ptrdiff_t n, int *bad)                                                \
 {                                                                                             \
@@ -241,7 +241,7 @@ FASTDL_CLONES static void fdl_bce_block_##SUFFIX(const T *FASTDL_RESTRICT ph,   
     *bad += nbad;                                                                             \
 }                                                                                             \
 /* Binary cross-entropy with logits on a run (stable form). */                                \
-FASTDL_CLONES static void fdl_bce_logits_block_##SUFFIX(const T *FASTDL_RESTRICT z,          \
+FASTDL_MATH_CLONES static void fdl_bce_logits_block_##SUFFIX(const T *FASTDL_RESTRICT z,          \
         const T *FASTDL_RESTRICT t, T *FASTDL_RESTRICT loss, T *FASTDL_RESTRICT grad,         \
         T scale, ptrdiff_t n)                                                                 \
 {                                                                                             \
@@ -272,7 +272,7 @@ static inline ACC fdl_binary_ce_##SUFFIX(int kind, const T *x, const T *t, T *lo
     return total;                                                                             \
 }                                                                                             \
 /* L2: g[i] = (T)((ACC)w[i] * c); returns the sum of squares of w in ACC */                   \
-FASTDL_CLONES static void fdl_l2_block_##SUFFIX(const T *FASTDL_RESTRICT w,                  \
+FASTDL_MATH_CLONES static void fdl_l2_block_##SUFFIX(const T *FASTDL_RESTRICT w,                  \
         T *FASTDL_RESTRICT g, double c, ptrdiff_t n)                                          \
 { for (ptrdiff_t i = 0; i < n; i++) g[i] = (T)((double)w[i] * c); }                           \
 static inline double fdl_l2_##SUFFIX(const T *w, T *g, double c, ptrdiff_t i0, ptrdiff_t i1)  \
