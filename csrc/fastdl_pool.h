@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "fastdl_simd.h"
+#include "fastdl_pool_avx2.h"
 
 /* Geometry of one pooling call. */
 typedef struct {
@@ -127,6 +128,12 @@ static inline void fastdl_pool_covering(int64_t i, int64_t k, int64_t s, int64_t
     const int64_t fl = a >= 0 ? a / s : -((-a + s - 1) / s);
     *lo = fastdl_pool_max64(fl + 1, 0);
     *hi = fastdl_pool_min64((i + p) / s, n_out - 1);
+}
+
+/* 2x2 windows, stride 2, no padding: the tiled case with dedicated kernels. */
+static inline int fastdl_pool_tiled2(const fastdl_pool_geom *g)
+{
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0;
 }
 
 /* --- instantiate for float and double ---------------------------------------------------- */

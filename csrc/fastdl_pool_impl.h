@@ -9,6 +9,12 @@
 #define FASTDL_POOL_INLINE static inline __attribute__((always_inline))
 #endif
 
+#if FASTDL_POOL_IS_F32 && FASTDL_POOL_HAVE_AVX2
+#define FASTDL_POOL_AVX2_PATH fastdl_pool_use_avx2
+#else
+#define FASTDL_POOL_AVX2_PATH 0
+#endif
+
 /* v replaces the running maximum b (values only): v larger, or v NaN. */
 #define FASTDL_POOL_TAKES(v, b) (((v) > (b)) | ((v) != (v)))
 /* v is "greater" than b in the NaN-is-largest order; "tie" is equality in that order. */
@@ -228,6 +234,25 @@ FASTDL_POOL_INLINE void FN(pool_max_row)(const T *x, const fastdl_pool_geom *g, 
     const int64_t r0 = fastdl_pool_max64(oh * g->sh - g->ph, 0);
     const int64_t r1 = fastdl_pool_min64(oh * g->sh - g->ph + g->kh, g->H);
     T *vbp = (T *)ws->vb;
+#if FASTDL_POOL_IS_F32 && FASTDL_POOL_HAVE_AVX2
+    if (FASTDL_POOL_AVX2_PATH) {
+        if (C == 1 && fastdl_pool_tiled2(g)) {
+            if (idx == NULL)
+                fastdl_pool_2x2_row_avx2(x + r0 * L, x + (r0 + 1) * L, y, g->OW, 1, 1.0f);
+            else
+                fastdl_pool_max2x2_idx_row_avx2(x + r0 * L, x + (r0 + 1) * L, y, idx, g->OW,
+                                                r0, g->W);
+            return;
+        }
+        if (idx == NULL) {
+            fastdl_pool_vmax_avx2(x, L, r0, r1, vbp + g->pw * C);
+            if (C > 1) fastdl_pool_hpix_avx2(vbp, g->OW, C, g->kw, g->sw, 1, y);
+            else if (g->sw <= 2) fastdl_pool_hplane_avx2(vbp, g->OW, g->kw, g->sw, 1, y);
+            else FN(pool_hmax)(vbp, g, y);
+            return;
+        }
+    }
+#endif
     if (idx == NULL) {
         FN(pool_vmax)(x, L, r0, r1, vbp + g->pw * C);
         FN(pool_hmax)(vbp, g, y);
@@ -324,7 +349,23 @@ FASTDL_POOL_INLINE void FN(pool_avg_row)(const T *x, const fastdl_pool_geom *g, 
     const int64_t r0 = fastdl_pool_max64(oh * g->sh - g->ph, 0);
     const int64_t r1 = fastdl_pool_min64(oh * g->sh - g->ph + g->kh, g->H);
     T *vbp = (T *)ws->vb;
+#if FASTDL_POOL_IS_F32 && FASTDL_POOL_HAVE_AVX2
+    if (FASTDL_POOL_AVX2_PATH) {
+        if (C == 1 && fastdl_pool_tiled2(g)) {
+            fastdl_pool_2x2_row_avx2(x + r0 * L, x + (r0 + 1) * L, y, OW, 0, 0.25f);
+            if (!FN(pool_all_finite)(y, OW)) FN(pool_avg_row_exact)(x, g, oh, y, count_include_pad);
+            return;
+        }
+        fastdl_pool_vsum_avx2(x, L, r0, r1, vbp + g->pw * C);
+    } else
+#endif
     FN(pool_vsum)(x, L, r0, r1, vbp + g->pw * C);
+#if FASTDL_POOL_IS_F32 && FASTDL_POOL_HAVE_AVX2
+    if (FASTDL_POOL_AVX2_PATH && (C > 1 || sw <= 2)) {
+        if (C > 1) fastdl_pool_hpix_avx2(vbp, OW, C, kw, sw, 0, y);
+        else fastdl_pool_hplane_avx2(vbp, OW, kw, sw, 0, y);
+    } else
+#endif
     if (C == 1) {
         if (sw == 1) FN(pool_hsum_plane)(vbp, OW, kw, 1, y);
         else if (sw == 2) FN(pool_hsum_plane)(vbp, OW, kw, 2, y);
@@ -417,6 +458,13 @@ FASTDL_POOL_INLINE int FN(pool_maxbwd_tiled2_idx)(const T *FASTDL_RESTRICT dy,
         const T *d = dy + oh * OW;
         const int64_t base = 2 * oh * W;
         int64_t bad = 0;
+#if FASTDL_POOL_IS_F32 && FASTDL_POOL_HAVE_AVX2
+        if (FASTDL_POOL_AVX2_PATH) {
+            if (fastdl_pool_maxbwd2x2_row_avx2(ir, d, r0, r1, OW, 2 * oh, W)) return 2;
+            for (int64_t w = 2 * OW; w < W; w++) r0[w] = r1[w] = (T)0;
+            continue;
+        }
+#endif
         for (int64_t o = 0; o < OW; o++) {
             const int64_t i = ir[o] - base - 2 * o;
             const T v = d[o];
@@ -560,6 +608,13 @@ FASTDL_CLONES static int64_t FN(fastdl_maxpool_bwd_nhwc)(const T *dy, const T *x
                 for (int64_t o = wa; o <= wb; o++) {
                     const int64_t *FASTDL_RESTRICT ir = ws.irows[k] + o * C;
                     const T *FASTDL_RESTRICT d = (const T *)ws.drows[k] + o * C;
+#if FASTDL_POOL_IS_F32 && FASTDL_POOL_HAVE_AVX2
+                    if (FASTDL_POOL_AVX2_PATH) {
+                        matches += fastdl_pool_gather_avx2(ir, d, out, C, pos, first);
+                        first = 0;
+                        continue;
+                    }
+#endif
                     if (first) {
                         for (int64_t c = 0; c < C; c++) {
                             const int64_t m = ir[c] == pos;
@@ -672,7 +727,11 @@ FASTDL_POOL_INLINE void FN(pool_avg_bwd_row)(const T *dy, const fastdl_pool_geom
     /* horizontal: dx[w] = sum over covering columns */
     if (C == 1 && g->pw == 0 && g->kw == g->sw) {
         const int64_t kw = g->kw;
-        if (kw == 2) {
+        if (kw == 2 && FASTDL_POOL_AVX2_PATH) {
+#if FASTDL_POOL_IS_F32 && FASTDL_POOL_HAVE_AVX2
+            fastdl_pool_dup2_avx2(t, dxr, OW);
+#endif
+        } else if (kw == 2) {
             for (int64_t o = 0; o < OW; o++) {
                 const T v = t[o];
                 dxr[2 * o] = v;
@@ -789,3 +848,4 @@ FASTDL_CLONES static void FN(fastdl_gap_bwd)(const T *share, T *dx, const fastdl
 
 #undef T
 #undef FN
+#undef FASTDL_POOL_AVX2_PATH

@@ -17,11 +17,14 @@ from libc.stdint cimport int64_t
 from fastdl._openmp cimport omp_get_thread_num
 
 cnp.import_array()
+fastdl_pool_init(1)
 
 cdef extern from "fastdl_pool.h" nogil:
     ctypedef struct fastdl_pool_geom:
         int64_t N, H, W, C, OH, OW, kh, kw, sh, sw, ph, pw, band
     size_t fastdl_pool_ws_bytes(const fastdl_pool_geom *g)
+    void fastdl_pool_init(int on)
+    int fastdl_pool_use_avx2
     void fastdl_maxpool_fwd_f32(const float *x, float *y, int64_t *idx,
                                 const fastdl_pool_geom *g, int nhwc, int64_t task, void *ws)
     void fastdl_maxpool_fwd_f64(const double *x, double *y, int64_t *idx,
@@ -58,6 +61,16 @@ cdef extern from "fastdl_pool.h" nogil:
                             int nhwc, int64_t task)
     void fastdl_gap_bwd_f64(const double *share, double *dx, const fastdl_pool_geom *g,
                             int nhwc, int64_t task)
+
+def simd():
+    """The vector path in use for float32: "avx2" or "portable"."""
+    return "avx2" if fastdl_pool_use_avx2 else "portable"
+
+
+def _set_simd(bint avx2):
+    """Tests: use the AVX2 float32 path when available (True) or the portable one (False)."""
+    fastdl_pool_init(avx2)
+
 
 # Below this many input (or dx) elements, one thread: a parallel region costs microseconds.
 GRAIN = 1 << 15
