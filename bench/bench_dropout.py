@@ -1,7 +1,7 @@
 """BENCH.md ``drop``: inverted dropout on 16,777,216 float32 elements, keep_prob 0.8.
 
-Groups ``"drop fwd"`` and ``"drop bwd"``, each with fastdl (native backend; the reference
-until the kernel lands), the NumPy reference and PyTorch (``F.dropout`` forward; the
+Groups ``"drop fwd"`` and ``"drop bwd"``, each with fastdl (native backend:
+``fastdl/_dropout.pyx``), the NumPy reference and PyTorch (``F.dropout`` forward; the
 backward is ``aten.native_dropout_backward``, what autograd runs; skipped when torch is
 missing). ``extra_info["gbytes"]``: x read, y written and the 1-byte mask written (forward);
 dy and the mask read, dx written (backward); each stream counted once.

@@ -1,8 +1,8 @@
 """BENCH.md ``bn-a`` (x 32×64×56×56, NCHW and NHWC) and ``bn-b`` (dense x 4096×1024), float32.
 
 Groups: ``"bn-a train fwd NCHW"``, ``"bn-a train fwd+bwd NHWC"``, ``"bn-a inference fwd NCHW"``,
-... and ``"bn-b train fwd+bwd"``. Sides: fastdl (native backend; the reference until the
-kernel lands), the NumPy reference, and PyTorch (``F.batch_norm`` + autograd; contiguous
+... and ``"bn-b train fwd+bwd"``. Sides: fastdl (native backend: ``fastdl/_norm.pyx``), the
+NumPy reference, and PyTorch (``F.batch_norm`` + autograd; contiguous
 tensors for NCHW, ``channels_last`` for NHWC; skipped when torch is missing). Every side
 updates running statistics in training, as a layer does.
 ``extra_info["gbytes"]`` is the traffic of a fused kernel, each stream counted once (no
