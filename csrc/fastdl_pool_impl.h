@@ -520,7 +520,25 @@ FASTDL_CLONES static int FN(fastdl_maxpool_bwd_nchw)(const T *dy, const T *x,
     const T *dyp = dy + plane * OHW, *xp = x + plane * HW;
     const int64_t *ip = idx ? idx + plane * OHW : NULL;
     T *dxp = dx + plane * HW;
-    if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0) {
+    if (fastdl_pool_tiled2(g)) {
+#if FASTDL_POOL_IS_F32 && FASTDL_POOL_HAVE_AVX2
+        if (ip == NULL && FASTDL_POOL_AVX2_PATH) {
+            /* argmax of one output row into the workspace, then the row's 4 dx values */
+            fastdl_pool_ws ws;
+            fastdl_pool_ws_init(g, block, &ws);
+            const int64_t W = g->W;
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                T *r0 = dxp + 2 * oh * W;
+                fastdl_pool_max2x2_idx_row_avx2(xp + 2 * oh * W, xp + (2 * oh + 1) * W,
+                                                (T *)ws.yrow, ws.ring, OW, 2 * oh, W);
+                fastdl_pool_maxbwd2x2_row_avx2(ws.ring, dyp + oh * OW, r0, r0 + W, OW, 2 * oh, W);
+                for (int64_t w = 2 * OW; w < W; w++) r0[w] = r0[W + w] = (T)0;
+            }
+            if (2 * g->OH < g->H)
+                memset(dxp + 2 * g->OH * W, 0, (size_t)((g->H - 2 * g->OH) * W) * sizeof(T));
+            return 0;
+        }
+#endif
         if (ip == NULL) {
             FN(pool_maxbwd_tiled2)(dyp, xp, dxp, g);
             return 0;
