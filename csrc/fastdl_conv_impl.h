@@ -73,7 +73,7 @@ static void FN(pack_b)(T *dst, const T *src, const T *mask, int64_t rs, int64_t 
  * for a fixed (r, s), so each lane reads one contiguous run per (r, s) and the panel is
  * written sequentially. NCHW: the panel's lanes are cut into segments lying in one output
  * row; for a fixed kk a segment reads consecutive inputs (unit stride when sw == 1). */
-__attribute__((noinline))
+__attribute__((noinline)) FASTDL_CLONES
 static void FN(pack_im2col_pix)(T *dst, int64_t L, const fastdl_conv_geom *g, const T *xn,
                                 const int64_t *ih0, const int64_t *iw0, int64_t np,
                                 int64_t k0, int64_t kc)
@@ -170,7 +170,7 @@ static void FN(pack_im2col_pix)(T *dst, int64_t L, const fastdl_conv_geom *g, co
  * The pixels are cut once into segments lying in one output row; a lane then reads each
  * segment as one run (unit stride when sw == 1). NHWC panels whose lanes are consecutive
  * channels of one (r, s) read L contiguous values per pixel. */
-__attribute__((noinline))
+__attribute__((noinline)) FASTDL_CLONES
 static void FN(pack_im2col_kk)(T *dst, int64_t L, const fastdl_conv_geom *g, const T *xn,
                                const int64_t *ih0, const int64_t *iw0, int64_t np,
                                int64_t k0, int64_t nk)
