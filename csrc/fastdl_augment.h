@@ -35,11 +35,11 @@ enum {
 
 enum { FASTDL_AUG_U8 = 0, FASTDL_AUG_F32 = 1, FASTDL_AUG_F64 = 2 };
 
-/* Largest pixel width (elements) for which a shift pattern is laid out; wider pixels loop
- * over their channels directly. The pattern holds 32 pixels: a multiple of 32 bytes. */
+/* Largest pixel width g (elements) for which a shift pattern is laid out; wider pixels loop
+ * over their channels directly. The pattern holds 32 * max(1, 16 / g) pixels: a multiple of
+ * 32 bytes, and about 512 elements so that narrow pixels (NCHW: g = 1) get long inner loops. */
 #define FASTDL_AUG_PATTERN_MAX_G 16
-#define FASTDL_AUG_PATTERN_PIXELS 32
-#define FASTDL_AUG_PATTERN_LEN (FASTDL_AUG_PATTERN_MAX_G * FASTDL_AUG_PATTERN_PIXELS)
+#define FASTDL_AUG_PATTERN_LEN 512
 
 typedef struct {
     int mode;                  /* FASTDL_AUG_* */
@@ -213,8 +213,11 @@ static void fastdl_aug_gather(char *FASTDL_RESTRICT d, const char *FASTDL_RESTRI
     }
 }
 
-/* Copy n bytes with non-temporal stores for the 16-byte-aligned body of d: a large output
- * is written to memory without first being read into the cache (a third less traffic). */
+/* Copy n bytes with non-temporal stores for the 16-byte-aligned body of d: a large output is
+ * written to memory without first being read into the cache (a third less traffic). Callers
+ * stream long runs of consecutive bytes: a cache line written partly with ordinary stores and
+ * partly with non-temporal ones is very slow, so only the unaligned ends (< 16 bytes) of each
+ * run are ordinary stores. */
 static void fastdl_aug_stream_copy(char *FASTDL_RESTRICT d, const char *FASTDL_RESTRICT s,
                                    ptrdiff_t n)
 {
@@ -246,10 +249,7 @@ static void fastdl_aug_copy_pixels(const fastdl_aug_job *job, char *d, const cha
     const ptrdiff_t k = job->g * job->e;          /* bytes per pixel */
     const int packed = job->g == 1 || job->sg == job->e;
     if (n <= 0) return;
-    if (packed && step == k) {
-        if (job->stream) fastdl_aug_stream_copy(d, s, n * k);
-        else memcpy(d, s, (size_t)(n * k));
-    }
+    if (packed && step == k) memcpy(d, s, (size_t)(n * k));
     else if (packed && step == -k) fastdl_aug_mirror(d, s - (n - 1) * k, n, k);
     else fastdl_aug_gather(d, s, n, step, job->g, job->sg, job->e);
 }
@@ -428,19 +428,51 @@ static inline void fastdl_aug_shift_one(const fastdl_aug_job *job, char *d, cons
     }
 }
 
+/* The shifts of one (image, plane) repeated over a pattern period (a thread's scratch). */
+typedef struct {
+    ptrdiff_t key;             /* table offset it was built for; -1: none yet */
+    union { uint8_t u8[2][FASTDL_AUG_PATTERN_LEN]; float f32[FASTDL_AUG_PATTERN_LEN];
+            double f64[FASTDL_AUG_PATTERN_LEN]; } v;
+} fastdl_aug_pattern;
+
+/* Fill pat with table entries row_shift + (j % g), j < len. */
+static void fastdl_aug_build_pattern(const fastdl_aug_job *job, ptrdiff_t row_shift,
+                                     ptrdiff_t len, fastdl_aug_pattern *pat)
+{
+    const ptrdiff_t g = job->g;
+    ptrdiff_t j;
+    switch (job->dtype) {
+    case FASTDL_AUG_U8:
+        for (j = 0; j < g; j++) {
+            pat->v.u8[0][j] = job->plus[row_shift + j];
+            pat->v.u8[1][j] = job->minus[row_shift + j];
+        }
+        for (; j < len; j++) {
+            pat->v.u8[0][j] = pat->v.u8[0][j - g];
+            pat->v.u8[1][j] = pat->v.u8[1][j - g];
+        }
+        break;
+    case FASTDL_AUG_F32:
+        for (j = 0; j < g; j++) pat->v.f32[j] = ((const float *)job->shift)[row_shift + j];
+        for (; j < len; j++) pat->v.f32[j] = pat->v.f32[j - g];
+        break;
+    default:
+        for (j = 0; j < g; j++) pat->v.f64[j] = ((const double *)job->shift)[row_shift + j];
+        for (; j < len; j++) pat->v.f64[j] = pat->v.f64[j - g];
+        break;
+    }
+    pat->key = row_shift;
+}
+
 /* Output rows [r0, r1) of a shift, written from `out` on (output row r is input row r). */
 static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdiff_t r1,
-                                  char *out)
+                                  char *out, fastdl_aug_pattern *pattern)
 {
     const ptrdiff_t g = job->g, e = job->e, row_elems = job->px * g;
     const ptrdiff_t per_image = job->a * job->rows;
     const int packed = (g == 1 || job->sg == e) && job->sp == g * e;
     const int use_pattern = packed && g <= FASTDL_AUG_PATTERN_MAX_G;
-    const ptrdiff_t len = g * FASTDL_AUG_PATTERN_PIXELS;
-    /* Patterns of the current (image, plane); rebuilt when it changes. */
-    union { uint8_t u8[2][FASTDL_AUG_PATTERN_LEN]; float f32[FASTDL_AUG_PATTERN_LEN];
-            double f64[FASTDL_AUG_PATTERN_LEN]; } pat;
-    ptrdiff_t cached = -1;
+    const ptrdiff_t len = g * 32 * (g < 16 ? 16 / g : 1);      /* <= FASTDL_AUG_PATTERN_LEN */
     for (ptrdiff_t r = r0; r < r1; r++) {
         const ptrdiff_t i = r / per_image, t = r - i * per_image;
         const ptrdiff_t plane = t / job->rows, row = t - plane * job->rows;
@@ -449,30 +481,20 @@ static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdi
         char *d = out + (r - r0) * row_elems * e;
         const char *s = job->x + i * job->sn + plane * job->sa + row * job->sr;
         if (use_pattern) {
-            if (row_shift != cached) {
-                for (ptrdiff_t j = 0; j < len; j++) {
-                    const ptrdiff_t c = row_shift + j % g;
-                    switch (job->dtype) {
-                    case FASTDL_AUG_U8: pat.u8[0][j] = job->plus[c]; pat.u8[1][j] = job->minus[c];
-                        break;
-                    case FASTDL_AUG_F32: pat.f32[j] = ((const float *)job->shift)[c]; break;
-                    default: pat.f64[j] = ((const double *)job->shift)[c]; break;
-                    }
-                }
-                cached = row_shift;
-            }
+            const fastdl_aug_pattern *pat = pattern;
+            if (row_shift != pattern->key) fastdl_aug_build_pattern(job, row_shift, len, pattern);
             switch (job->dtype) {
             case FASTDL_AUG_U8:
                 fastdl_aug_shift_u8_packed((uint8_t *)d, (const uint8_t *)s, row_elems,
-                                           pat.u8[0], pat.u8[1], len);
+                                           pat->v.u8[0], pat->v.u8[1], len);
                 break;
             case FASTDL_AUG_F32:
-                fastdl_aug_shift_f32_packed((float *)d, (const float *)s, row_elems, pat.f32,
-                                            len);
+                fastdl_aug_shift_f32_packed((float *)d, (const float *)s, row_elems,
+                                            pat->v.f32, len);
                 break;
             default:
-                fastdl_aug_shift_f64_packed((double *)d, (const double *)s, row_elems, pat.f64,
-                                            len);
+                fastdl_aug_shift_f64_packed((double *)d, (const double *)s, row_elems,
+                                            pat->v.f64, len);
                 break;
             }
         } else if (packed) {
@@ -504,28 +526,25 @@ static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdi
 #define FASTDL_AUG_STREAM_BUFFER 16384
 
 /* Output rows [r0, r1) of any job. With job->stream (a large output that is not freshly
- * allocated: streaming into pages the kernel has just zeroed is slower), plain row copies are
- * streamed from the source, and shifted rows that fit are assembled in an L1 buffer, then
- * streamed; mirrored rows are written in place (their stores are not 16-byte aligned). */
+ * allocated: streaming into pages the kernel has just zeroed is slower), up to 16 KiB of
+ * consecutive rows are assembled in an L1 buffer, then streamed out in one run. */
 static void fastdl_aug_run_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdiff_t r1)
 {
     const ptrdiff_t row_bytes = job->px * job->g * job->e;
-    if (job->mode != FASTDL_AUG_SHIFT) {
-        fastdl_aug_copy_rows(job, r0, r1, job->y + r0 * row_bytes);
-#if FASTDL_AUG_X86
-        if (job->stream) _mm_sfence();
-#endif
-        return;
-    }
+    const int shift = job->mode == FASTDL_AUG_SHIFT;
+    fastdl_aug_pattern pattern;
+    pattern.key = -1;
     if (!job->stream || row_bytes > FASTDL_AUG_STREAM_BUFFER) {
-        fastdl_aug_shift_rows(job, r0, r1, job->y + r0 * row_bytes);
+        if (shift) fastdl_aug_shift_rows(job, r0, r1, job->y + r0 * row_bytes, &pattern);
+        else fastdl_aug_copy_rows(job, r0, r1, job->y + r0 * row_bytes);
         return;
     }
     char buffer[FASTDL_AUG_STREAM_BUFFER] __attribute__((aligned(64)));
     const ptrdiff_t per_buffer = FASTDL_AUG_STREAM_BUFFER / row_bytes;
     for (ptrdiff_t r = r0; r < r1; r += per_buffer) {
         const ptrdiff_t end = r1 - r < per_buffer ? r1 : r + per_buffer;
-        fastdl_aug_shift_rows(job, r, end, buffer);
+        if (shift) fastdl_aug_shift_rows(job, r, end, buffer, &pattern);
+        else fastdl_aug_copy_rows(job, r, end, buffer);
         fastdl_aug_stream_copy(job->y + r * row_bytes, buffer, (end - r) * row_bytes);
     }
 #if FASTDL_AUG_X86
