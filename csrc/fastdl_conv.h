@@ -2,7 +2,9 @@
  *
  * Every pass is a GEMM C (=|+=) A·B blocked as in BLIS/Goto: the reduction is cut into
  * blocks of at most FASTDL_CONV_KC, A is packed in MR-row panels, B in NR-column panels,
- * and the MR×NR register tile is computed by the micro-kernels of fastdl_conv_ukr.h.
+ * and the MR×NR register tile is computed by the micro-kernels of fastdl_conv_ukr.h
+ * (MR = 6; NR = 32/16 floats/doubles with AVX-512F, 16/8 with AVX2+FMA or portable C,
+ * chosen at run time — so NR is a variable here, fastdl_conv_nr_f32 / _f64).
  * Which tensor plays A or B is chosen so that the micro-kernel's vector axis (NR) runs
  * along the output's contiguous axis:
  *
@@ -24,8 +26,9 @@
  * Every output element is a sum in an order fixed by the shapes alone, so the results are
  * bit-identical for any thread count.
  *
- * Workspace: one buffer per thread of fastdl_conv_workspace() elements, i.e.
- * O((K + CRS_block) · 256) elements — independent of the batch size (see the function).
+ * Workspace: one packed copy of the weights per call plus one buffer per thread of
+ * fastdl_conv_workspace() elements: forward 256·192, input grad (K + 128)·192,
+ * weight grad (K + 128)·256 elements (rounded up to panels) — independent of the batch size.
  */
 #ifndef FASTDL_CONV_H
 #define FASTDL_CONV_H

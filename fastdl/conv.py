@@ -1,15 +1,16 @@
 """Convolution and padding: output size, zero padding, conv2d forward and backward.
 
 Native paths (``fastdl._conv``, C in ``csrc/fastdl_conv*.h``): a packed GEMM with the im2col
-folded into the packing (no im2col buffer), an AVX2/FMA 6×16 (float32) / 6×8 (float64)
-register-blocked micro-kernel chosen at run time (portable C otherwise), bias and ReLU fused
+folded into the packing (no im2col buffer), a register-blocked micro-kernel chosen at run time
+(AVX-512F 6×32 float32 / 6×16 float64; AVX2+FMA 6×16 / 6×8; portable C), bias and ReLU fused
 in the forward epilogue, the ReLU mask applied while packing ``dy`` in the backward.
 Validation is the reference's own (same helpers, same messages). Inputs are made
 C-contiguous in their layout only when they are not; a non-contiguous ``out`` is computed
 contiguously and copied. ``conv_output_size`` is pure Python (the reference).
 
 Workspace (bounded, independent of the batch size): one packed copy of ``w`` per call plus,
-per thread, at most max(256·192, (K + 128)·256) elements.
+per thread, at most max(256·192, (K + 128)·256) elements (K the number of filters); dx and dw
+are accumulated in place in the returned arrays.
 """
 import numpy as np
 

@@ -1,0 +1,34 @@
+"""Type stubs of the compiled convolution module (fastdl/_conv.pyx)."""
+from typing import Optional
+
+import numpy as np
+from numpy.typing import NDArray
+
+ISA_NAMES: tuple[str, str, str]
+ISA: str
+GRAIN: int
+
+def select_kernels(isa: str) -> str: ...
+
+class _Geometry:
+    def __init__(self, x_shape: tuple[int, int, int, int], w_shape: tuple[int, int, int, int],
+                 nhwc: bool, stride: tuple[int, int],
+                 pads: tuple[tuple[int, int], tuple[int, int]],
+                 out_size: tuple[int, int]) -> None: ...
+    @property
+    def macs(self) -> int: ...
+
+def conv2d_forward(geom: _Geometry, x: NDArray[np.floating], w: NDArray[np.floating],
+                   b: Optional[NDArray[np.floating]], y: NDArray[np.floating], relu: bool,
+                   n_threads: int) -> None: ...
+def conv2d_input_grad(geom: _Geometry, dy: NDArray[np.floating],
+                      mask: Optional[NDArray[np.floating]], w: NDArray[np.floating],
+                      dx: NDArray[np.floating], n_threads: int) -> None: ...
+def conv2d_weight_grad(geom: _Geometry, x: NDArray[np.floating], dy: NDArray[np.floating],
+                       mask: Optional[NDArray[np.floating]], dw: NDArray[np.floating],
+                       n_threads: int) -> None: ...
+def conv2d_bias_grad(geom: _Geometry, dy: NDArray[np.floating],
+                     mask: Optional[NDArray[np.floating]], db: NDArray[np.floating],
+                     n_threads: int) -> None: ...
+def zero_pad_planes(src: NDArray[np.uint8], dst: NDArray[np.uint8], top: int, left: int,
+                    n_threads: int) -> None: ...
