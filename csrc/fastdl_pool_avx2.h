@@ -325,6 +325,178 @@ FASTDL_AVX2 static int64_t fastdl_pool_gather_avx2(const int64_t *ir, const floa
     return matches;
 }
 
+
+/* Ties in the NaN-is-largest order: equal, or both NaN. */
+FASTDL_AVX2_INLINE __m256 fastdl_tie8(__m256 v, __m256 b)
+{
+    return _mm256_or_ps(_mm256_cmp_ps(v, b, _CMP_EQ_OQ),
+                        _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q),
+                                      _mm256_cmp_ps(b, b, _CMP_UNORD_Q)));
+}
+
+/* vb = column maxima over rows r0..r1-1, rb = row of each first maximum. */
+FASTDL_AVX2 static void fastdl_pool_vmax_rows_avx2(const float *x, int64_t L, int64_t r0,
+                                                   int64_t r1, float *vb, int32_t *rb)
+{
+    const float *a = x + r0 * L;
+    int64_t e = 0;
+    for (; e + 8 <= L; e += 8) {
+        __m256 m = _mm256_loadu_ps(a + e);
+        __m256i r = _mm256_set1_epi32((int)r0);
+        for (int64_t k = 1; k < r1 - r0; k++) {
+            const __m256 v = _mm256_loadu_ps(a + k * L + e);
+            const __m256 t = fastdl_gt8(v, m);
+            m = _mm256_blendv_ps(m, v, t);
+            r = _mm256_blendv_epi8(r, _mm256_set1_epi32((int)(r0 + k)), _mm256_castps_si256(t));
+        }
+        _mm256_storeu_ps(vb + e, m);
+        _mm256_storeu_si256((__m256i *)(rb + e), r);
+    }
+    for (; e < L; e++) {
+        float m = a[e];
+        int32_t r = (int32_t)r0;
+        for (int64_t k = 1; k < r1 - r0; k++) {
+            const float v = a[k * L + e];
+            if ((v > m) | ((v != v) & (m == m))) {
+                m = v;
+                r = (int32_t)(r0 + k);
+            }
+        }
+        vb[e] = m;
+        rb[e] = r;
+    }
+}
+
+/* One step of the horizontal argmax: candidate (v, r, column j) against best (m, br, bc). */
+#define FASTDL_POOL_HSTEP8(v, r, j, m, br, bc)                                                \
+    do {                                                                                       \
+        const __m256 t_ = _mm256_or_ps(                                                        \
+            fastdl_gt8(v, m),                                                                  \
+            _mm256_and_ps(fastdl_tie8(v, m), _mm256_castsi256_ps(_mm256_cmpgt_epi32(br, r))));\
+        const __m256i ti_ = _mm256_castps_si256(t_);                                           \
+        m = _mm256_blendv_ps(m, v, t_);                                                        \
+        br = _mm256_blendv_epi8(br, r, ti_);                                                   \
+        bc = _mm256_blendv_epi8(bc, _mm256_set1_epi32((int)(j)), ti_);                        \
+    } while (0)
+
+/* idx[0..8) = br * W + col + bc, br and bc int32 lanes, col an int32 lane vector. */
+FASTDL_AVX2_INLINE void fastdl_pool_store_idx8(int64_t *idx, __m256i br, __m256i colbc,
+                                               int64_t W)
+{
+    const __m256i w = _mm256_set1_epi64x(W);
+    const __m256i lo = _mm256_add_epi64(
+        _mm256_mul_epi32(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(br)), w),
+        _mm256_cvtepi32_epi64(_mm256_castsi256_si128(colbc)));
+    const __m256i hi = _mm256_add_epi64(
+        _mm256_mul_epi32(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(br, 1)), w),
+        _mm256_cvtepi32_epi64(_mm256_extracti128_si256(colbc, 1)));
+    _mm256_storeu_si256((__m256i *)idx, lo);
+    _mm256_storeu_si256((__m256i *)(idx + 4), hi);
+}
+
+/* Horizontal argmax over kw pixels of the padded row buffers (vbp values, rbp rows), writing
+ * y and idx of OW outputs of C values. Returns 0 when it cannot (then the caller's portable
+ * code runs): sw > 2 for planes, or sizes beyond int32. */
+FASTDL_AVX2 static int fastdl_pool_hmax_idx_avx2(const float *vbp, const int32_t *rbp,
+                                                 int64_t OW, int64_t C, int64_t kw, int64_t sw,
+                                                 int64_t pw, int64_t W, float *y, int64_t *idx)
+{
+    if (W >= INT32_MAX / 2 || (C == 1 && sw > 2)) return 0;
+    if (C == 1) {
+        int64_t o = 0;
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for (; o + 8 <= OW; o += 8) {
+            const float *p = vbp + o * sw;
+            const int32_t *pr = rbp + o * sw;
+            __m256 m;
+            __m256i br, bc = _mm256_setzero_si256();
+            if (sw == 2) {
+                m = fastdl_even8(p);
+                br = _mm256_castps_si256(fastdl_even8((const float *)pr));
+                for (int64_t j = 1; j < kw; j++) {
+                    const __m256 v = fastdl_even8(p + j);
+                    const __m256i r = _mm256_castps_si256(fastdl_even8((const float *)(pr + j)));
+                    FASTDL_POOL_HSTEP8(v, r, j, m, br, bc);
+                }
+                m = fastdl_fix8(m);
+                br = _mm256_permute4x64_epi64(br, 0xD8);
+                bc = _mm256_permute4x64_epi64(bc, 0xD8);
+            } else {
+                m = _mm256_loadu_ps(p);
+                br = _mm256_loadu_si256((const __m256i *)pr);
+                for (int64_t j = 1; j < kw; j++) {
+                    const __m256 v = _mm256_loadu_ps(p + j);
+                    const __m256i r = _mm256_loadu_si256((const __m256i *)(pr + j));
+                    FASTDL_POOL_HSTEP8(v, r, j, m, br, bc);
+                }
+            }
+            _mm256_storeu_ps(y + o, m);
+            /* column of lane l: (o + l)*sw - pw + bc */
+            const __m256i col = _mm256_add_epi32(
+                _mm256_sub_epi32(_mm256_mullo_epi32(_mm256_add_epi32(_mm256_set1_epi32((int)o), lane),
+                                                    _mm256_set1_epi32((int)sw)),
+                                 _mm256_set1_epi32((int)pw)), bc);
+            fastdl_pool_store_idx8(idx + o, br, col, W);
+        }
+        for (; o < OW; o++) {
+            const float *p = vbp + o * sw;
+            const int32_t *pr = rbp + o * sw;
+            float m = p[0];
+            int32_t br = pr[0], bc = 0;
+            for (int64_t j = 1; j < kw; j++) {
+                const float v = p[j];
+                const int32_t r = pr[j];
+                const int t = ((v > m) | ((v != v) & (m == m)))
+                              | ((((v == m) | ((v != v) & (m != m)))) & (r < br));
+                if (t) {
+                    m = v;
+                    br = r;
+                    bc = (int32_t)j;
+                }
+            }
+            y[o] = m;
+            idx[o] = (int64_t)br * W + o * sw - pw + bc;
+        }
+        return 1;
+    }
+    for (int64_t o = 0; o < OW; o++) {
+        const float *s = vbp + o * sw * C;
+        const int32_t *sr = rbp + o * sw * C;
+        const int64_t col0 = o * sw - pw;
+        int64_t c = 0;
+        for (; c + 8 <= C; c += 8) {
+            __m256 m = _mm256_loadu_ps(s + c);
+            __m256i br = _mm256_loadu_si256((const __m256i *)(sr + c)), bc = _mm256_setzero_si256();
+            for (int64_t j = 1; j < kw; j++) {
+                const __m256 v = _mm256_loadu_ps(s + j * C + c);
+                const __m256i r = _mm256_loadu_si256((const __m256i *)(sr + j * C + c));
+                FASTDL_POOL_HSTEP8(v, r, j, m, br, bc);
+            }
+            _mm256_storeu_ps(y + o * C + c, m);
+            fastdl_pool_store_idx8(idx + o * C + c, br,
+                                   _mm256_add_epi32(bc, _mm256_set1_epi32((int)col0)), W);
+        }
+        for (; c < C; c++) {
+            float m = s[c];
+            int32_t br = sr[c], bc = 0;
+            for (int64_t j = 1; j < kw; j++) {
+                const float v = s[j * C + c];
+                const int32_t r = sr[j * C + c];
+                const int t = ((v > m) | ((v != v) & (m == m)))
+                              | ((((v == m) | ((v != v) & (m != m)))) & (r < br));
+                if (t) {
+                    m = v;
+                    br = r;
+                    bc = (int32_t)j;
+                }
+            }
+            y[o * C + c] = m;
+            idx[o * C + c] = (int64_t)br * W + col0 + bc;
+        }
+    }
+    return 1;
+}
+
 #else
 #define FASTDL_POOL_HAVE_AVX2 0
 static const int fastdl_pool_use_avx2 = 0;

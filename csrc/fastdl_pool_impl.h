@@ -251,6 +251,11 @@ FASTDL_POOL_INLINE void FN(pool_max_row)(const T *x, const fastdl_pool_geom *g, 
             else FN(pool_hmax)(vbp, g, y);
             return;
         }
+        fastdl_pool_vmax_rows_avx2(x, L, r0, r1, vbp + g->pw * C, ws->rb + g->pw * C);
+        if (fastdl_pool_hmax_idx_avx2(vbp, ws->rb, g->OW, C, g->kw, g->sw, g->pw, g->W, y, idx))
+            return;
+        FN(pool_hmax_rows)(vbp, ws->rb, g, y, ws->br, ws->bc);
+        goto indices;
     }
 #endif
     if (idx == NULL) {
@@ -260,6 +265,9 @@ FASTDL_POOL_INLINE void FN(pool_max_row)(const T *x, const fastdl_pool_geom *g, 
     }
     FN(pool_vmax_rows)(x, L, r0, r1, vbp + g->pw * C, ws->rb + g->pw * C);
     FN(pool_hmax_rows)(vbp, ws->rb, g, y, ws->br, ws->bc);
+#if FASTDL_POOL_IS_F32 && FASTDL_POOL_HAVE_AVX2
+indices:;
+#endif
     const int64_t W = g->W, OW = g->OW, sw = g->sw, pw = g->pw;
     const int32_t *br = ws->br, *bc = ws->bc;
     for (int64_t o = 0; o < OW; o++) {
