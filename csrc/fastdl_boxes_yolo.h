@@ -62,7 +62,8 @@ FASTDL_CLONES static void fastdl_yolo_softmax_f32(const float *x, ptrdiff_t k, f
         for (int t = 0; t < 8; t++) s8[t] += out[i + t];
     float s = ((s8[0] + s8[1]) + (s8[2] + s8[3])) + ((s8[4] + s8[5]) + (s8[6] + s8[7]));
     for (; i < k; i++) s += out[i];
-    for (i = 0; i < k; i++) out[i] = out[i] / s;
+    const float inv = 1.0f / s;                       /* one division per row */
+    for (i = 0; i < k; i++) out[i] = out[i] * inv;
 }
 
 static void fastdl_yolo_softmax_f64(const double *x, ptrdiff_t k, double *out)
