@@ -320,15 +320,34 @@ def outcome(fn, call):
 
 
 # Known defects (reported in issue 11's closing note; each pinned by a strict xfail in
-# test_properties.py): the error of initialize_adam names initialize_velocity.
+# test_properties.py). The error of initialize_adam names initialize_velocity:
 MESSAGE_NAMES_ANOTHER_OP = {"initialize_adam"}
+
+
+def known_memory_error(name, call):
+    """Calls that hit a known out-of-bounds write of a kernel: never run them in-process
+    (they would corrupt the heap of the whole test session); see test_defect_* for each."""
+    if name == "random_crop":
+        # the crop can lie entirely in the left/right zero padding: padding > crop width
+        size = call.args[1] if len(call.args) > 1 else call.kwargs.get("size")
+        padding = call.kwargs.get("padding", 0)
+        try:
+            crop_w = int(size if np.ndim(size) == 0 else size[1])
+            pad_w = int(padding if np.ndim(padding) == 0 else padding[1])
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return False
+        return pad_w > crop_w
+    return False
 
 
 def assert_same_behaviour(name, make_call, *, exact=False):
     """The public op (native path where there is one) behaves as the reference on the calls
     ``make_call()`` builds (called once per side, so in-place updates do not interfere):
     the same error type (naming the op), or equal results and equal in-place updates."""
-    got = outcome(public(name), make_call())
+    call = make_call()
+    if known_memory_error(name, call):
+        return None
+    got = outcome(public(name), call)
     want = outcome(reference(name), make_call())
     if want[0] == "raise":
         assert got[0] == "raise", (f"{name}: the reference raised {want[1].__name__}: "

@@ -465,6 +465,8 @@ def test_yolo(name, n, sh, sw, b, k, layout, dtype, seed, sx, five_d, image, thr
        shift_scale=st.sampled_from([0.0, 3.3, 300.0, 1e40]))
 def test_augment(name, n, c, h, w, layout, dtype, seed, sx, axis, p, size, padding,
                  shift_scale):
+    """(random_crop with padding > crop width is skipped by op_cases.known_memory_error:
+    see test_defect_random_crop_inside_padding_writes_past_output.)"""
     def call():
         rng = np.random.default_rng(seed)
         shape = (n, c, h, w) if layout == "NCHW" else (n, h, w, c)
@@ -679,3 +681,77 @@ def test_overlapping_or_bad_out(name, dtype, layout, seed, shift, how):
             c = Call((xin,) + tuple(c.args[1:]), c.kwargs)
         return Call(c.args, dict(c.kwargs, out=out))
     check(name, call)
+
+
+# --- defects found by this suite, pinned until their owners fix them ----------------------
+# (issue 11's closing note routes them; each property above skips exactly these inputs)
+
+def _sentinel_out(shape, dtype):
+    """An ``out`` array at the start of a larger buffer of sentinels (7)."""
+    size = int(np.prod(shape))
+    buf = np.full(size + 64, 7, dtype=dtype)
+    return buf, buf[:size].reshape(shape)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "augment kernel: random_crop writes past the end of each output row when the crop lies "
+    "entirely in the left/right zero padding (padding > crop width): "
+    "csrc/fastdl_augment.h fastdl_aug_copy_rows memsets lo*k bytes with lo > px "
+    "(ASan: heap-buffer-overflow; glibc aborts with 'malloc(): invalid size')"))
+def test_defect_random_crop_inside_padding_writes_past_output():
+    """Run in a subprocess: the overflow corrupts the heap of the process that runs it."""
+    import subprocess
+    import sys
+    import fastdl
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastdl.__file__)))
+    code = """if True:
+        import numpy as np, fastdl
+        x = np.arange(4 * 2 * 4 * 6, dtype=np.float64).reshape(4, 2, 4, 6)
+        for rep in range(20):
+            ys = [fastdl.random_crop(x, 1, padding=3, seed=s, layout="NCHW") for s in range(200)]
+            for s, y in enumerate(ys[:20]):
+                r = fastdl.reference.random_crop(x, 1, padding=3, seed=s, layout="NCHW")
+                assert np.array_equal(y, r), s
+            del ys
+        print("survived")
+    """
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, cwd=root)
+    assert res.returncode == 0 and "survived" in res.stdout, res.stderr[-2000:]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "augment (native and reference): a huge random_crop padding gives errors that are not the "
+    "documented ones: native OverflowError for 2**63 and 'fastdl._augment: internal error: "
+    "crop offset out of range' for 2**62; the reference materialises the padded batch "
+    "(MemoryError for 10**6, NumPy-internal TypeError/ValueError for 2**31..2**63)"))
+def test_defect_random_crop_huge_padding():
+    import fastdl
+    x = np.zeros((2, 5, 4, 3), np.float32)
+    for impl in (fastdl, fastdl.reference):
+        for pad in (2**63, 2**62):
+            try:
+                impl.random_crop(x, (4, 3), padding=pad, seed=1)
+            except (TypeError, ValueError) as exc:
+                assert "random_crop" in str(exc), str(exc)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "optim reference: initialize_adam's errors name initialize_velocity "
+    "(fastdl/reference/optim.py: initialize_adam validates through initialize_velocity)"))
+def test_defect_initialize_adam_error_names_itself():
+    import fastdl
+    with pytest.raises(TypeError, match="initialize_adam"):
+        fastdl.initialize_adam(3)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "activations reference: sigmoid_backward / tanh_backward return a NumPy scalar for a 0-d "
+    "input (plain NumPy arithmetic on 0-d arrays) where the native path and the other "
+    "backward ops return a 0-d ndarray"))
+def test_defect_0d_backward_returns_array():
+    import fastdl
+    for dtype in FLOATS:
+        dy, y = np.array(0.5, dtype), np.array(0.25, dtype)
+        for name in ("sigmoid_backward", "tanh_backward"):
+            assert isinstance(getattr(fastdl.reference, name)(dy, y), np.ndarray), name
