@@ -435,30 +435,37 @@ typedef struct {
             double f64[FASTDL_AUG_PATTERN_LEN]; } v;
 } fastdl_aug_pattern;
 
+/* Repeat the first `period` bytes of p until it holds n bytes (n a multiple of period). */
+static void fastdl_aug_repeat(char *p, ptrdiff_t period, ptrdiff_t n)
+{
+    for (ptrdiff_t have = period; have < n;) {
+        const ptrdiff_t more = have < n - have ? have : n - have;
+        memcpy(p + have, p, (size_t)more);
+        have += more;
+    }
+}
+
 /* Fill pat with table entries row_shift + (j % g), j < len. */
 static void fastdl_aug_build_pattern(const fastdl_aug_job *job, ptrdiff_t row_shift,
                                      ptrdiff_t len, fastdl_aug_pattern *pat)
 {
     const ptrdiff_t g = job->g;
-    ptrdiff_t j;
     switch (job->dtype) {
     case FASTDL_AUG_U8:
-        for (j = 0; j < g; j++) {
-            pat->v.u8[0][j] = job->plus[row_shift + j];
-            pat->v.u8[1][j] = job->minus[row_shift + j];
-        }
-        for (; j < len; j++) {
-            pat->v.u8[0][j] = pat->v.u8[0][j - g];
-            pat->v.u8[1][j] = pat->v.u8[1][j - g];
-        }
+        memcpy(pat->v.u8[0], job->plus + row_shift, (size_t)g);
+        memcpy(pat->v.u8[1], job->minus + row_shift, (size_t)g);
+        fastdl_aug_repeat((char *)pat->v.u8[0], g, len);
+        fastdl_aug_repeat((char *)pat->v.u8[1], g, len);
         break;
     case FASTDL_AUG_F32:
-        for (j = 0; j < g; j++) pat->v.f32[j] = ((const float *)job->shift)[row_shift + j];
-        for (; j < len; j++) pat->v.f32[j] = pat->v.f32[j - g];
+        memcpy(pat->v.f32, (const float *)job->shift + row_shift, (size_t)g * sizeof(float));
+        fastdl_aug_repeat((char *)pat->v.f32, g * (ptrdiff_t)sizeof(float),
+                          len * (ptrdiff_t)sizeof(float));
         break;
     default:
-        for (j = 0; j < g; j++) pat->v.f64[j] = ((const double *)job->shift)[row_shift + j];
-        for (; j < len; j++) pat->v.f64[j] = pat->v.f64[j - g];
+        memcpy(pat->v.f64, (const double *)job->shift + row_shift, (size_t)g * sizeof(double));
+        fastdl_aug_repeat((char *)pat->v.f64, g * (ptrdiff_t)sizeof(double),
+                          len * (ptrdiff_t)sizeof(double));
         break;
     }
     pat->key = row_shift;
@@ -473,9 +480,13 @@ static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdi
     const int packed = (g == 1 || job->sg == e) && job->sp == g * e;
     const int use_pattern = packed && g <= FASTDL_AUG_PATTERN_MAX_G;
     const ptrdiff_t len = g * 32 * (g < 16 ? 16 / g : 1);      /* <= FASTDL_AUG_PATTERN_LEN */
-    for (ptrdiff_t r = r0; r < r1; r++) {
+    /* Consecutive rows of a plane that follow each other in the input too are one long row. */
+    const int rows_follow = packed && job->sr == job->px * job->sp;
+    for (ptrdiff_t r = r0, run; r < r1; r += run) {
         const ptrdiff_t i = r / per_image, t = r - i * per_image;
         const ptrdiff_t plane = t / job->rows, row = t - plane * job->rows;
+        run = rows_follow ? (job->rows - row < r1 - r ? job->rows - row : r1 - r) : 1;
+        const ptrdiff_t n_elems = run * row_elems;
         /* Channel of element j of a pixel: the plane (NCHW: g == 1) or j (NHWC: plane 0). */
         const ptrdiff_t row_shift = i * job->shift_stride + plane;
         char *d = out + (r - r0) * row_elems * e;
@@ -485,15 +496,15 @@ static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdi
             if (row_shift != pattern->key) fastdl_aug_build_pattern(job, row_shift, len, pattern);
             switch (job->dtype) {
             case FASTDL_AUG_U8:
-                fastdl_aug_shift_u8_packed((uint8_t *)d, (const uint8_t *)s, row_elems,
+                fastdl_aug_shift_u8_packed((uint8_t *)d, (const uint8_t *)s, n_elems,
                                            pat->v.u8[0], pat->v.u8[1], len);
                 break;
             case FASTDL_AUG_F32:
-                fastdl_aug_shift_f32_packed((float *)d, (const float *)s, row_elems,
+                fastdl_aug_shift_f32_packed((float *)d, (const float *)s, n_elems,
                                             pat->v.f32, len);
                 break;
             default:
-                fastdl_aug_shift_f64_packed((double *)d, (const double *)s, row_elems,
+                fastdl_aug_shift_f64_packed((double *)d, (const double *)s, n_elems,
                                             pat->v.f64, len);
                 break;
             }
@@ -501,15 +512,15 @@ static void fastdl_aug_shift_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdi
             /* Wide pixels: one pattern period is the pixel itself. */
             switch (job->dtype) {
             case FASTDL_AUG_U8:
-                fastdl_aug_shift_u8_packed((uint8_t *)d, (const uint8_t *)s, row_elems,
+                fastdl_aug_shift_u8_packed((uint8_t *)d, (const uint8_t *)s, n_elems,
                                            job->plus + row_shift, job->minus + row_shift, g);
                 break;
             case FASTDL_AUG_F32:
-                fastdl_aug_shift_f32_packed((float *)d, (const float *)s, row_elems,
+                fastdl_aug_shift_f32_packed((float *)d, (const float *)s, n_elems,
                                             (const float *)job->shift + row_shift, g);
                 break;
             default:
-                fastdl_aug_shift_f64_packed((double *)d, (const double *)s, row_elems,
+                fastdl_aug_shift_f64_packed((double *)d, (const double *)s, n_elems,
                                             (const double *)job->shift + row_shift, g);
                 break;
             }
