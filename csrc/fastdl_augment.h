@@ -261,9 +261,14 @@ static void fastdl_aug_copy_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdif
 {
     const ptrdiff_t row_bytes = job->px * job->g * job->e, k = job->g * job->e;
     const ptrdiff_t per_image = job->a * job->rows;
-    for (ptrdiff_t r = r0; r < r1; r++) {
-        const ptrdiff_t i = r / per_image, t = r - i * per_image;
-        const ptrdiff_t plane = t / job->rows, row = t - plane * job->rows;
+    /* (image, plane, row) of output row r, stepped along without divisions. */
+    ptrdiff_t i = r0 / per_image, plane = (r0 - i * per_image) / job->rows;
+    ptrdiff_t row = r0 - i * per_image - plane * job->rows;
+    for (ptrdiff_t r = r0; r < r1; r++, row++) {
+        if (row == job->rows) {
+            row = 0;
+            if (++plane == job->a) plane = 0, i++;
+        }
         char *d = out + (r - r0) * row_bytes;
         const char *base = job->x + i * job->sn + plane * job->sa;
         switch (job->mode) {
