@@ -326,7 +326,7 @@ FASTDL_T_AVX2_NORM static void fastdl_bn_affine_flat_stream_##SUFFIX(const T *x,
     for (; i + W <= n; i += W) {                                                              \
         STREAM(y + i, ADD(MUL(SUB(LOADU(x + i), LOADU(me + k)), LOADU(ae + k)), LOADU(be + k))); \
         k += W;                                                                               \
-        if (k >= channels) k %= channels;                                                     \
+        if (k >= channels) k = channels >= W ? k - channels : k % channels;                   \
     }                                                                                         \
     for (; i < n; i++) {                                                                      \
         y[i] = (x[i] - me[k]) * ae[k] + be[k];                                                \
@@ -361,7 +361,7 @@ FASTDL_T_AVX2_NORM static void fastdl_bn_dx_flat_stream_##SUFFIX(const T *dy, co
                            ADD(MUL(LOADU(be + c), SUB(LOADU(x + i), LOADU(me + c))),          \
                                LOADU(ke + c))));                                              \
         c += W;                                                                               \
-        if (c >= channels) c %= channels;                                                     \
+        if (c >= channels) c = channels >= W ? c - channels : c % channels;                   \
     }                                                                                         \
     for (; i < n; i++) {                                                                      \
         dx[i] = ae[c] * dy[i] + (be[c] * (x[i] - me[c]) + ke[c]);                             \
