@@ -51,6 +51,7 @@ typedef struct {
     int64_t rows_per_task, row_blocks;/* forward / input grad tasks: N · row_blocks */
     const int64_t *kk_off;            /* per reduction column kk: c · xs_c */
     const int64_t *kk_r, *kk_s;       /* per kk: kernel row r and column s */
+    const int64_t *kk_delta;          /* per kk: c·xs_c + r·xs_h + s·xs_w */
 } fastdl_conv_geom;
 
 static inline int64_t fastdl_conv_min(int64_t a, int64_t b) { return a < b ? a : b; }

@@ -31,6 +31,7 @@ cdef extern from "fastdl_conv.h" nogil:
         const int64_t *kk_off
         const int64_t *kk_r
         const int64_t *kk_s
+        const int64_t *kk_delta
     int fastdl_conv_select_kernels(int level)
     int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int pass_, int64_t nr)
     int64_t fastdl_conv_packed_weights_size_f32(const fastdl_conv_geom *g, int pass_)
@@ -82,7 +83,7 @@ GRAIN = 200000
 cdef class _Geometry:
     """The C geometry plus the per-reduction-column tables it points to."""
     cdef fastdl_conv_geom g
-    cdef int64_t[::1] kk_off, kk_r, kk_s
+    cdef int64_t[::1] kk_off, kk_r, kk_s, kk_delta
 
     def __init__(self, tuple x_shape, tuple w_shape, bint nhwc, tuple stride, tuple pads,
                  tuple out_size):
@@ -112,6 +113,9 @@ cdef class _Geometry:
         self.kk_off = np.ascontiguousarray(cc.ravel() * g.xs_c, dtype=np.int64)
         self.kk_r = np.ascontiguousarray(rr.ravel(), dtype=np.int64)
         self.kk_s = np.ascontiguousarray(ss.ravel(), dtype=np.int64)
+        self.kk_delta = np.ascontiguousarray(cc.ravel() * g.xs_c + rr.ravel() * g.xs_h
+                                             + ss.ravel() * g.xs_w, dtype=np.int64)
+        g.kk_delta = &self.kk_delta[0]
         g.kk_off = &self.kk_off[0]
         g.kk_r = &self.kk_r[0]
         g.kk_s = &self.kk_s[0]
