@@ -120,22 +120,39 @@ static void fastdl_bn_stats_cm_##SUFFIX(const T *x, ptrdiff_t so, ptrdiff_t o0, 
 }                                                                                             \
                                                                                               \
 /* Exact two-pass per-channel moments of `rows` rows (row stride sr) of C contiguous values.  \
- * mean, m2: C doubles each (outputs). */                                                     \
+ * mean, m2: C doubles each (outputs). Rows are taken four at a time, so each accumulator is  \
+ * loaded and stored once per four values (pairwise: ((a + b) + (c + d))). */                 \
 FASTDL_NORM_CLONES static void fastdl_bn_block_moments_cl_##SUFFIX(const T *x, ptrdiff_t sr,    \
         ptrdiff_t rows, ptrdiff_t channels, double *FASTDL_RESTRICT mean,                     \
         double *FASTDL_RESTRICT m2)                                                           \
 {                                                                                             \
     for (ptrdiff_t c = 0; c < channels; c++) mean[c] = m2[c] = 0.0;                           \
-    for (ptrdiff_t r = 0; r < rows; r++) {                                                    \
-        const T *FASTDL_RESTRICT row = x + r * sr;                                            \
-        for (ptrdiff_t c = 0; c < channels; c++) mean[c] += (double)row[c];                   \
+    ptrdiff_t r = 0;                                                                          \
+    for (; r + 4 <= rows; r += 4) {                                                           \
+        const T *FASTDL_RESTRICT a = x + r * sr, *FASTDL_RESTRICT b = a + sr;                 \
+        const T *FASTDL_RESTRICT e = b + sr, *FASTDL_RESTRICT f = e + sr;                     \
+        for (ptrdiff_t c = 0; c < channels; c++)                                              \
+            mean[c] += ((double)a[c] + (double)b[c]) + ((double)e[c] + (double)f[c]);         \
+    }                                                                                         \
+    for (; r < rows; r++) {                                                                   \
+        const T *FASTDL_RESTRICT a = x + r * sr;                                              \
+        for (ptrdiff_t c = 0; c < channels; c++) mean[c] += (double)a[c];                     \
     }                                                                                         \
     const double inv = 1.0 / (double)rows;                                                    \
     for (ptrdiff_t c = 0; c < channels; c++) mean[c] *= inv;                                  \
-    for (ptrdiff_t r = 0; r < rows; r++) {                                                    \
-        const T *FASTDL_RESTRICT row = x + r * sr;                                            \
+    for (r = 0; r + 4 <= rows; r += 4) {                                                      \
+        const T *FASTDL_RESTRICT a = x + r * sr, *FASTDL_RESTRICT b = a + sr;                 \
+        const T *FASTDL_RESTRICT e = b + sr, *FASTDL_RESTRICT f = e + sr;                     \
         for (ptrdiff_t c = 0; c < channels; c++) {                                            \
-            const double d = (double)row[c] - mean[c];                                        \
+            const double da = (double)a[c] - mean[c], db = (double)b[c] - mean[c];            \
+            const double de = (double)e[c] - mean[c], df = (double)f[c] - mean[c];           \
+            m2[c] += (da * da + db * db) + (de * de + df * df);                               \
+        }                                                                                     \
+    }                                                                                         \
+    for (; r < rows; r++) {                                                                   \
+        const T *FASTDL_RESTRICT a = x + r * sr;                                              \
+        for (ptrdiff_t c = 0; c < channels; c++) {                                            \
+            const double d = (double)a[c] - mean[c];                                          \
             m2[c] += d * d;                                                                   \
         }                                                                                     \
     }                                                                                         \
