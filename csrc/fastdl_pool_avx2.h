@@ -497,6 +497,43 @@ FASTDL_AVX2 static int fastdl_pool_hmax_idx_avx2(const float *vbp, const int32_t
     return 1;
 }
 
+/* NHWC, no horizontal padding: one output row straight from the input rows r0..r1-1 (row
+ * length L = W*C): y[o*C + c] = max (avg: sum * scale) over the window, no row buffer. */
+FASTDL_AVX2 static void fastdl_pool_direct_pix_avx2(const float *x, int64_t L, int64_t r0,
+                                                    int64_t r1, int64_t OW, int64_t C,
+                                                    int64_t kw, int64_t sw, int is_max,
+                                                    float scale, float *y)
+{
+    const __m256 s = _mm256_set1_ps(scale);
+    const float *top = x + r0 * L;
+    const int64_t nr = r1 - r0;
+    for (int64_t o = 0; o < OW; o++) {
+        const float *p = top + o * sw * C;
+        float *out = y + o * C;
+        int64_t c = 0;
+        for (; c + 8 <= C; c += 8) {
+            __m256 m = _mm256_loadu_ps(p + c);
+            for (int64_t r = 0; r < nr; r++) {
+                const float *q = p + r * L + c;
+                for (int64_t j = (r == 0); j < kw; j++) {
+                    const __m256 v = _mm256_loadu_ps(q + j * C);
+                    m = is_max ? fastdl_nmax8(m, v) : _mm256_add_ps(m, v);
+                }
+            }
+            _mm256_storeu_ps(out + c, is_max ? m : _mm256_mul_ps(m, s));
+        }
+        for (; c < C; c++) {
+            float m = p[c];
+            for (int64_t r = 0; r < nr; r++)
+                for (int64_t j = (r == 0); j < kw; j++) {
+                    const float v = p[r * L + j * C + c];
+                    m = is_max ? fastdl_nmax1(m, v) : m + v;
+                }
+            out[c] = is_max ? m : m * scale;
+        }
+    }
+}
+
 #else
 #define FASTDL_POOL_HAVE_AVX2 0
 static const int fastdl_pool_use_avx2 = 0;

@@ -244,6 +244,10 @@ FASTDL_POOL_INLINE void FN(pool_max_row)(const T *x, const fastdl_pool_geom *g, 
                                                 r0, g->W);
             return;
         }
+        if (idx == NULL && C > 1 && g->pw == 0) {
+            fastdl_pool_direct_pix_avx2(x, L, r0, r1, g->OW, C, g->kw, g->sw, 1, 1.0f, y);
+            return;
+        }
         if (idx == NULL) {
             fastdl_pool_vmax_avx2(x, L, r0, r1, vbp + g->pw * C);
             if (C > 1) fastdl_pool_hpix_avx2(vbp, g->OW, C, g->kw, g->sw, 1, y);
@@ -362,6 +366,15 @@ FASTDL_POOL_INLINE void FN(pool_avg_row)(const T *x, const fastdl_pool_geom *g, 
         if (C == 1 && fastdl_pool_tiled2(g)) {
             fastdl_pool_2x2_row_avx2(x + r0 * L, x + (r0 + 1) * L, y, OW, 0, 0.25f);
             if (!FN(pool_all_finite)(y, OW)) FN(pool_avg_row_exact)(x, g, oh, y, count_include_pad);
+            return;
+        }
+        if (C > 1 && g->pw == 0) {
+            /* no column is padding: the divisor is kh*kw, or rows*kw without the padding */
+            const int64_t rows = count_include_pad ? g->kh : r1 - r0;
+            fastdl_pool_direct_pix_avx2(x, L, r0, r1, OW, C, kw, sw, 0,
+                                        1.0f / (float)(rows * kw), y);
+            if (!FN(pool_all_finite)(y, OW * C))
+                FN(pool_avg_row_exact)(x, g, oh, y, count_include_pad);
             return;
         }
         fastdl_pool_vsum_avx2(x, L, r0, r1, vbp + g->pw * C);
