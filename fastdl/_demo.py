@@ -25,7 +25,6 @@ of ``fit`` (evaluation and one-time start-up excluded).
 ``--plot out.png`` writes the learning curves to ``out.png`` and the detections to
 ``out_detections.png``.
 """
-import sys
 import time
 
 import numpy as np
@@ -54,7 +53,10 @@ def load_digits_split(seed, dtype=np.float32):
 # --- model 1: logistic regression ----------------------------------------------------------
 
 def train_logistic_regression(X, y, X_test, y_test, *, iterations, lr=1.0):
-    """Digit 0 against the rest by full-batch gradient descent; returns (accuracy, history, None)."""
+    """Digit 0 against the rest by full-batch gradient descent.
+
+    Returns (accuracy, history, None): no per-epoch time (one full-batch step per iteration).
+    """
     t_train = (y == 0).astype(X.dtype)[:, None]           # (m, 1) labels in {0, 1}
     w = init.zeros((1, X.shape[1])).astype(X.dtype)        # (1, 64)
     b = np.zeros(1, dtype=X.dtype)
