@@ -62,7 +62,8 @@ static inline ptrdiff_t fastdl_dropout_head_##SUFFIX(const T *x, T *y, uint8_t *
         *stream = 0;                                                                          \
         return 0;                                                                             \
     }                                                                                         \
-    ptrdiff_t h = (ptrdiff_t)(((align - ((uintptr_t)y & (align - 1))) & (align - 1)) / sizeof(T)); \
+    const uintptr_t gap = (align - ((uintptr_t)y & (align - 1))) & (align - 1);             \
+    ptrdiff_t h = (ptrdiff_t)(gap / sizeof(T));                                               \
     if (h > n) h = n;                                                                         \
     fastdl_dropout_scalar_##SUFFIX(x, 1, y, 1, mask, counter, h, key, threshold, scale);      \
     return h;                                                                                 \

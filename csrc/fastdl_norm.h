@@ -61,9 +61,10 @@ static inline void fastdl_moments_merge(fastdl_moments *a, double nb, double mea
 }
 
 /* Merge per-channel moments (nb values each) into (na values each): vectorised over C. */
-FASTDL_NORM_CLONES static void fastdl_moments_merge_channels(double na, double *FASTDL_RESTRICT mean_a,
-        double *FASTDL_RESTRICT m2_a, double nb, const double *FASTDL_RESTRICT mean_b,
-        const double *FASTDL_RESTRICT m2_b, ptrdiff_t channels)
+FASTDL_NORM_CLONES static void fastdl_moments_merge_channels(double na,
+        double *FASTDL_RESTRICT mean_a, double *FASTDL_RESTRICT m2_a, double nb,
+        const double *FASTDL_RESTRICT mean_b, const double *FASTDL_RESTRICT m2_b,
+        ptrdiff_t channels)
 {
     const double n = na + nb, wb = nb / n, wab = na * nb / n;
     for (ptrdiff_t c = 0; c < channels; c++) {
