@@ -150,6 +150,45 @@ static inline void fdl_softmax_rows_##SUFFIX(int take_log, const T *x, T *y, ptr
         }                                                                                     \
     }                                                                                         \
 }                                                                                             \
+/* Softmax along the middle axis of a C-contiguous (outer, k, inner) array, for inner columns    \
+ * [j0, j1) of slab o: vectorised across the contiguous inner axis, m and s kept per column   \
+ * in the caller's scratch (j1 - j0 <= FDL_BLOCK). y may be x. */                             \
+FASTDL_MATH_CLONES static void fdl_col_max_##SUFFIX(const T *FASTDL_RESTRICT x,              \
+        T *FASTDL_RESTRICT m, ptrdiff_t n)                                                    \
+{ for (ptrdiff_t j = 0; j < n; j++) m[j] = x[j] > m[j] ? x[j] : m[j]; }                       \
+FASTDL_MATH_CLONES static void fdl_col_exp_acc_##SUFFIX(const T *FASTDL_RESTRICT x,          \
+        const T *FASTDL_RESTRICT m, T *FASTDL_RESTRICT buf, ACC *FASTDL_RESTRICT s,           \
+        ptrdiff_t n)                                                                          \
+{ for (ptrdiff_t j = 0; j < n; j++) { const T e = fdl_exp_##SUFFIX(x[j] - m[j]);              \
+      buf[j] = e; s[j] += (ACC)e; } }                                                         \
+FASTDL_MATH_CLONES static void fdl_col_scale_##SUFFIX(T *FASTDL_RESTRICT y,                  \
+        const T *FASTDL_RESTRICT q, ptrdiff_t n)                                              \
+{ for (ptrdiff_t j = 0; j < n; j++) y[j] *= q[j]; }                                           \
+FASTDL_MATH_CLONES static void fdl_col_sub2_##SUFFIX(const T *FASTDL_RESTRICT x,             \
+        const T *FASTDL_RESTRICT m, const T *FASTDL_RESTRICT ls, T *FASTDL_RESTRICT y,        \
+        ptrdiff_t n)                                                                          \
+{ for (ptrdiff_t j = 0; j < n; j++) y[j] = (x[j] - m[j]) - ls[j]; }                           \
+static inline void fdl_softmax_cols_##SUFFIX(int take_log, const T *x, T *y, ptrdiff_t k,     \
+        ptrdiff_t inner, ptrdiff_t o, ptrdiff_t j0, ptrdiff_t j1)                             \
+{                                                                                             \
+    T m[FDL_BLOCK], q[FDL_BLOCK], buf[FDL_BLOCK];                                             \
+    ACC s[FDL_BLOCK];                                                                         \
+    const ptrdiff_t n = j1 - j0;                                                              \
+    const T *xs = x + o * k * inner + j0;                                                     \
+    T *ys = y + o * k * inner + j0;                                                           \
+    for (ptrdiff_t j = 0; j < n; j++) { m[j] = xs[j]; s[j] = 0; }                             \
+    for (ptrdiff_t c = 1; c < k; c++) fdl_col_max_##SUFFIX(xs + c * inner, m, n);             \
+    for (ptrdiff_t c = 0; c < k; c++)                                                         \
+        fdl_col_exp_acc_##SUFFIX(xs + c * inner, m, take_log ? buf : ys + c * inner, s, n);   \
+    if (take_log) {                                                                           \
+        for (ptrdiff_t j = 0; j < n; j++) q[j] = (T)LOG(s[j]);                                \
+        for (ptrdiff_t c = 0; c < k; c++)                                                     \
+            fdl_col_sub2_##SUFFIX(xs + c * inner, m, q, ys + c * inner, n);                   \
+    } else {                                                                                  \
+        for (ptrdiff_t j = 0; j < n; j++) q[j] = (T)(1.0 / s[j]);                             \
+        for (ptrdiff_t c = 0; c < k; c++) fdl_col_scale_##SUFFIX(ys + c * inner, q, n);       \
+    }                                                                                         \
+}                                                                                             \
 /* dx[i] = y[i] * (dy[i] - d) */                                                              \
 FASTDL_MATH_CLONES static void fdl_softmax_grad_##SUFFIX(const T *FASTDL_RESTRICT dy,             \
         const T *FASTDL_RESTRICT y, T d, T *FASTDL_RESTRICT dx, ptrdiff_t n)                  \

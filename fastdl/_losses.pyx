@@ -32,6 +32,10 @@ cdef extern from "fastdl_losses.h" nogil:
     double fdl_binary_ce_f64(int kind, const double *x, const double *t, double *loss_out,
                              double *grad, double scale, Py_ssize_t i0, Py_ssize_t i1,
                              int *bad)
+    void fdl_softmax_cols_f32(int take_log, const float *x, float *y, Py_ssize_t k,
+                              Py_ssize_t inner, Py_ssize_t o, Py_ssize_t j0, Py_ssize_t j1)
+    void fdl_softmax_cols_f64(int take_log, const double *x, double *y, Py_ssize_t k,
+                              Py_ssize_t inner, Py_ssize_t o, Py_ssize_t j0, Py_ssize_t j1)
     double fdl_l2_f32(const float *w, float *g, double c, Py_ssize_t i0, Py_ssize_t i1)
     double fdl_l2_f64(const double *w, double *g, double c, Py_ssize_t i0, Py_ssize_t i1)
 
@@ -39,6 +43,7 @@ cdef enum:
     CHUNK_ELEMENTS = 16384   # minimum work of one chunk (elements)
     MAX_CHUNKS = 256         # bound on the chunk count (and on the partial-sum workspace)
     GRAIN = 32768            # below this many elements, one thread
+    TILE = 256               # inner columns per task of softmax_middle (= FDL_BLOCK)
 
 
 cdef inline Py_ssize_t _rows_per_chunk(Py_ssize_t rows, Py_ssize_t k) noexcept nogil:
@@ -80,6 +85,27 @@ def softmax_rows(bint log, const floating[:, ::1] x, floating[:, ::1] y, int n_t
                 fdl_softmax_rows_f32(log, xp, yp, r0, r1, k)
             else:
                 fdl_softmax_rows_f64(log, xp, yp, r0, r1, k)
+
+
+def softmax_middle(bint log, const floating[:, :, ::1] x, floating[:, :, ::1] y,
+                   int n_threads):
+    """Softmax / log-softmax along axis 1 of C-contiguous (outer, k, inner) arrays (y may be
+    x): tiles of TILE inner columns, vectorised across them."""
+    cdef Py_ssize_t outer = x.shape[0], k = x.shape[1], inner = x.shape[2]
+    cdef Py_ssize_t tiles = (inner + TILE - 1) // TILE, n_tasks = outer * tiles, c, o, j0
+    if outer == 0 or k == 0 or inner == 0:
+        return
+    cdef int nt = _threads(outer * k * inner, n_tasks, n_threads)
+    cdef const floating *xp = &x[0, 0, 0]
+    cdef floating *yp = &y[0, 0, 0]
+    with nogil:
+        for c in prange(n_tasks, num_threads=nt, schedule="static"):
+            o = c // tiles
+            j0 = (c % tiles) * TILE
+            if floating is float:
+                fdl_softmax_cols_f32(log, xp, yp, k, inner, o, j0, min(inner, j0 + TILE))
+            else:
+                fdl_softmax_cols_f64(log, xp, yp, k, inner, o, j0, min(inner, j0 + TILE))
 
 
 def softmax_backward_rows(const floating[:, ::1] dy, const floating[:, ::1] y,

@@ -2,7 +2,9 @@
 probabilities and on logits) and the L2 penalty.
 
 Native path: :mod:`fastdl._losses` (``csrc/fastdl_losses.h``). The softmax family works on
-C-contiguous rows along the last axis; another axis goes through a moveaxis-contiguous copy.
+C-contiguous rows along the last axis; softmax / log-softmax along another axis run on the
+(outer, K, inner) view, vectorised across the contiguous inner axis (no transposes);
+softmax_backward along another axis goes through a moveaxis-contiguous copy.
 ``softmax_cross_entropy`` is one fused pass per row (max, exp-sum, loss, gradient) for class
 indices and for probability rows. Loss sums are taken in fixed chunks (double) and added in
 chunk order: bit-identical for any thread count. Validation is the reference's
@@ -65,10 +67,15 @@ def _softmax(where, take_log, x, axis, out):
             _kernels.softmax_rows(take_log, rows, tmp, n)
             out[...] = tmp.reshape(x.shape)
         return out
-    moved = _moved_rows(x, axis)
-    rows = moved.reshape(-1, k)
-    _kernels.softmax_rows(take_log, rows, rows, n)
-    out[...] = np.moveaxis(moved, -1, axis)
+    # another axis: (outer, k, inner) view of a C-contiguous x, vectorised across inner
+    shape3 = (int(np.prod(x.shape[:axis])), k, int(np.prod(x.shape[axis + 1:])))
+    x3 = np.ascontiguousarray(x).reshape(shape3)
+    if out.flags.c_contiguous and (not np.may_share_memory(out, x) or _same_buffer(out, x)):
+        _kernels.softmax_middle(take_log, x3, out.reshape(shape3), n)
+    else:
+        tmp = np.empty(shape3, x.dtype)
+        _kernels.softmax_middle(take_log, x3, tmp, n)
+        out[...] = tmp.reshape(x.shape)
     return out
 
 

@@ -145,3 +145,23 @@ def test_layouts_out_and_readonly(rng):
     z = fastdl.softmax_cross_entropy(np.zeros((0, 3), np.float32), np.zeros(0, int),
                                      reduction="none")
     assert z[0].shape == (0,) and z[1].shape == (0, 3)
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_other_axis_in_place_strided_and_nonfinite(fn, axis, rng):
+    x = rng.uniform(-20, 20, size=(5, 300, 7))
+    x[0, 3, 1] = np.nan
+    x[1, :, 2] = -np.inf
+    with np.errstate(all="ignore"):
+        expected = getattr(ref, fn)(x, axis=axis)
+        got = getattr(fastdl, fn)(x, axis=axis)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-300)
+        inplace = x.copy()
+        assert getattr(fastdl, fn)(inplace, axis=axis, out=inplace) is inplace
+        np.testing.assert_array_equal(inplace, got)
+        out = np.zeros((7, 300, 5)).T
+        getattr(fastdl, fn)(x[:, :, :], axis=axis, out=out)
+        np.testing.assert_array_equal(out, got)
+        np.testing.assert_array_equal(getattr(fastdl, fn)(x[:, ::2], axis=axis),
+                                      getattr(fastdl, fn)(x[:, ::2].copy(), axis=axis))
