@@ -497,25 +497,31 @@ FASTDL_AVX2 static int fastdl_pool_hmax_idx_avx2(const float *vbp, const int32_t
     return 1;
 }
 
-/* NHWC, no horizontal padding: one output row straight from the input rows r0..r1-1 (row
- * length L = W*C): y[o*C + c] = max (avg: sum * scale) over the window, no row buffer. */
-FASTDL_AVX2 static void fastdl_pool_direct_pix_avx2(const float *x, int64_t L, int64_t r0,
+/* NHWC: one output row straight from the input rows r0..r1-1 (row length W*C), windows
+ * clipped to the real columns (max: padding never wins; average: padding adds zero):
+ * y[o*C + c] = max, or sum * (incl_scale if nonzero, else 1 / (rows * real columns)). */
+FASTDL_AVX2 static void fastdl_pool_direct_pix_avx2(const float *x, int64_t W, int64_t r0,
                                                     int64_t r1, int64_t OW, int64_t C,
-                                                    int64_t kw, int64_t sw, int is_max,
-                                                    float scale, float *y)
+                                                    int64_t kw, int64_t sw, int64_t pw,
+                                                    int is_max, float incl_scale, float *y)
 {
-    const __m256 s = _mm256_set1_ps(scale);
+    const int64_t L = W * C, nr = r1 - r0;
     const float *top = x + r0 * L;
-    const int64_t nr = r1 - r0;
     for (int64_t o = 0; o < OW; o++) {
-        const float *p = top + o * sw * C;
+        const int64_t c0 = o * sw - pw;
+        const int64_t j0 = c0 < 0 ? -c0 : 0;
+        const int64_t j1 = c0 + kw > W ? W - c0 : kw;
+        const float scale = incl_scale != 0.0f ? incl_scale : 1.0f / (float)(nr * (j1 - j0));
+        const __m256 s = _mm256_set1_ps(scale);
+        const float *p = top + (c0 + j0) * C;
+        const int64_t nj = j1 - j0;
         float *out = y + o * C;
         int64_t c = 0;
         for (; c + 8 <= C; c += 8) {
             __m256 m = _mm256_loadu_ps(p + c);
             for (int64_t r = 0; r < nr; r++) {
                 const float *q = p + r * L + c;
-                for (int64_t j = (r == 0); j < kw; j++) {
+                for (int64_t j = (r == 0); j < nj; j++) {
                     const __m256 v = _mm256_loadu_ps(q + j * C);
                     m = is_max ? fastdl_nmax8(m, v) : _mm256_add_ps(m, v);
                 }
@@ -525,7 +531,7 @@ FASTDL_AVX2 static void fastdl_pool_direct_pix_avx2(const float *x, int64_t L, i
         for (; c < C; c++) {
             float m = p[c];
             for (int64_t r = 0; r < nr; r++)
-                for (int64_t j = (r == 0); j < kw; j++) {
+                for (int64_t j = (r == 0); j < nj; j++) {
                     const float v = p[r * L + j * C + c];
                     m = is_max ? fastdl_nmax1(m, v) : m + v;
                 }

@@ -244,8 +244,9 @@ FASTDL_POOL_INLINE void FN(pool_max_row)(const T *x, const fastdl_pool_geom *g, 
                                                 r0, g->W);
             return;
         }
-        if (idx == NULL && C > 1 && g->pw == 0) {
-            fastdl_pool_direct_pix_avx2(x, L, r0, r1, g->OW, C, g->kw, g->sw, 1, 1.0f, y);
+        if (idx == NULL && C > 1) {
+            fastdl_pool_direct_pix_avx2(x, g->W, r0, r1, g->OW, C, g->kw, g->sw, g->pw, 1,
+                                        1.0f, y);
             return;
         }
         if (idx == NULL) {
@@ -368,11 +369,11 @@ FASTDL_POOL_INLINE void FN(pool_avg_row)(const T *x, const fastdl_pool_geom *g, 
             if (!FN(pool_all_finite)(y, OW)) FN(pool_avg_row_exact)(x, g, oh, y, count_include_pad);
             return;
         }
-        if (C > 1 && g->pw == 0) {
-            /* no column is padding: the divisor is kh*kw, or rows*kw without the padding */
-            const int64_t rows = count_include_pad ? g->kh : r1 - r0;
-            fastdl_pool_direct_pix_avx2(x, L, r0, r1, OW, C, kw, sw, 0,
-                                        1.0f / (float)(rows * kw), y);
+        if (C > 1) {
+            /* divisor kh*kw, or (without the padding) the window's real rows x columns */
+            const int exact = count_include_pad || (g->ph == 0 && g->pw == 0);
+            fastdl_pool_direct_pix_avx2(x, g->W, r0, r1, OW, C, kw, sw, g->pw, 0,
+                                        exact ? 1.0f / (float)(g->kh * kw) : 0.0f, y);
             if (!FN(pool_all_finite)(y, OW * C))
                 FN(pool_avg_row_exact)(x, g, oh, y, count_include_pad);
             return;
