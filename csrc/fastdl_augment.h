@@ -295,8 +295,9 @@ static void fastdl_aug_copy_rows(const fastdl_aug_job *job, ptrdiff_t r0, ptrdif
             }
             /* Output pixel q reads input pixel left + q - pad_p when that is in the image. */
             const ptrdiff_t first = job->lefts[i] - job->pad_p;
-            ptrdiff_t lo = first < 0 ? -first : 0;
-            ptrdiff_t hi = job->in_px - first;
+            ptrdiff_t lo = first < 0 ? -first : 0;   /* zero pixels on the left */
+            ptrdiff_t hi = job->in_px - first;       /* end of the image pixels */
+            if (lo > job->px) lo = job->px;          /* crop inside the left padding */
             if (hi > job->px) hi = job->px;
             if (hi < lo) hi = lo;
             if (lo > 0) memset(d, 0, (size_t)(lo * k));

@@ -281,3 +281,38 @@ def test_scalar_fallback_matches_reference(name, dtype, rng, scalar_loops):
             x = to_layout(make_batch(rng, shape, dtype), layout)
             np.testing.assert_array_equal(call(fastdl, name, x, layout),
                                           call(ref, name, x, layout))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_crop_inside_padding_writes_only_its_output(dtype, layout, rng):
+    """Padding wider than the crop: many crops lie wholly in the zero border. The output is
+    the front of a larger buffer whose tail must stay untouched (a row overflow would show)."""
+    x = to_layout(make_batch(rng, (4, 2, 4, 6), dtype), layout)
+    shape = (4, 1, 1, 6) if layout == "NHWC" else (4, 6, 1, 1)
+    size = int(np.prod(shape))
+    for seed in range(40):
+        buf = np.full(size + 64, 77, dtype)
+        out = buf[:size].reshape(shape)
+        kw = dict(padding=3, seed=seed, layout=layout)
+        fastdl.random_crop(x, 1, out=out, **kw)
+        np.testing.assert_array_equal(buf[size:], 77)
+        np.testing.assert_array_equal(out, ref.random_crop(x, 1, **kw))
+    for padding in [(0, 9), (9, 0), (7, 8)]:
+        kw = dict(padding=padding, seed=1, layout=layout)
+        np.testing.assert_array_equal(fastdl.random_crop(x, (2, 3), **kw),
+                                      ref.random_crop(x, (2, 3), **kw))
+
+
+@pytest.mark.parametrize("impl_name", ["fastdl", "reference"])
+def test_crop_huge_padding(impl_name, rng):
+    module = fastdl if impl_name == "fastdl" else ref
+    x = make_batch(rng, (3, 5, 4, 3), np.float32)
+    for pad in (2**52 + 1, 2**62, 2**63, 2**100):
+        with pytest.raises(ValueError, match=r"random_crop: padding must keep the padded image "
+                                             r"size at most 2\*\*53"):
+            module.random_crop(x, (4, 3), padding=pad, seed=1)
+    # Large but valid padding: no padded batch is materialised; mostly all-zero crops.
+    y = module.random_crop(x, (4, 3), padding=(10**6, 2**40), seed=2)
+    np.testing.assert_array_equal(y, ref.random_crop(x, (4, 3), padding=(10**6, 2**40), seed=2))
+    assert y.shape == (3, 4, 3, 3)

@@ -131,11 +131,19 @@ def _flip_coins(key, n, p):
     return _random.bernoulli(key, np.arange(n), p)
 
 
+# Largest padded image side: the offset draws floor(uniform * n) reach every position only
+# while n <= 2**53 (and all index arithmetic stays far from int64 overflow).
+_MAX_PADDED = 2**53
+
+
 def _crop_geometry(where, x, h_axis, w_axis, size, padding):
     """Validate ``size`` and ``padding``; return ``(crop_h, crop_w, pad_h, pad_w)``."""
     crop_h, crop_w = as_pair(where, "size", size, min_value=1)
     pad_h, pad_w = as_pair(where, "padding", padding, min_value=0)
     padded_h, padded_w = x.shape[h_axis] + 2 * pad_h, x.shape[w_axis] + 2 * pad_w
+    if padded_h > _MAX_PADDED or padded_w > _MAX_PADDED:
+        raise ValueError(f"{where}: padding must keep the padded image size at most 2**53; "
+                         f"got padding {padding!r} (padded size ({padded_h}, {padded_w}))")
     if crop_h > padded_h or crop_w > padded_w:
         raise ValueError(f"{where}: size must be at most the padded image size "
                          f"({padded_h}, {padded_w}); got ({crop_h}, {crop_w})")
@@ -275,9 +283,16 @@ def random_crop(x, size, *, padding=0, seed=None, rng=None, layout="NHWC", out=N
     padded_h, padded_w = x.shape[h_axis] + 2 * pad_h, x.shape[w_axis] + 2 * pad_w
     tops, lefts = _crop_offsets(key, n, padded_h - crop_h + 1, padded_w - crop_w + 1)
 
+    # Padding wider than the crop is never needed in full: with p = min(pad, crop) zeros on
+    # each side, the window at offset t of the full padded image is the window at
+    # clip(t - pad + p, 0, size + 2p - crop) (a window wholly in the padding maps to one that
+    # is wholly in the reduced padding), so the padded batch stays small.
+    eff_h, eff_w = min(pad_h, crop_h), min(pad_w, crop_w)
+    tops = np.clip(tops - pad_h + eff_h, 0, x.shape[h_axis] + 2 * eff_h - crop_h)
+    lefts = np.clip(lefts - pad_w + eff_w, 0, x.shape[w_axis] + 2 * eff_w - crop_w)
     pad_width = [(0, 0)] * 4
-    pad_width[h_axis], pad_width[w_axis] = (pad_h, pad_h), (pad_w, pad_w)
-    padded = np.pad(x, pad_width) if pad_h or pad_w else x
+    pad_width[h_axis], pad_width[w_axis] = (eff_h, eff_h), (eff_w, eff_w)
+    padded = np.pad(x, pad_width) if eff_h or eff_w else x
     # windows[i, ..., top, left, ..., :, :] is the (crop_h, crop_w) crop at (top, left).
     windows = sliding_window_view(padded, (crop_h, crop_w), axis=(h_axis, w_axis))
     if layout == "NCHW":
