@@ -3,6 +3,7 @@ from typing import Optional
 
 import numpy as np
 from numpy.typing import NDArray
+from typing_extensions import disjoint_base
 
 ISA_NAMES: tuple[str, str, str]
 ISA: str
@@ -10,6 +11,7 @@ GRAIN: int
 
 def select_kernels(isa: str) -> str: ...
 
+@disjoint_base
 class _Geometry:
     def __init__(self, x_shape: tuple[int, int, int, int], w_shape: tuple[int, int, int, int],
                  nhwc: bool, stride: tuple[int, int],

@@ -9,6 +9,7 @@ per thread and runs the tasks with a static ``prange``.
 """
 import numpy as np
 cimport numpy as cnp
+cimport cython
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.stdint cimport int64_t
@@ -80,6 +81,7 @@ def select_kernels(str isa):
 GRAIN = 200000
 
 
+@cython.auto_pickle(False)
 cdef class _Geometry:
     """The C geometry plus the per-reduction-column tables it points to."""
     cdef fastdl_conv_geom g
