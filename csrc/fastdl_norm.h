@@ -6,11 +6,10 @@
  *   CL  "channel last": (rows, C), C contiguous (NHWC, dense (N, C); any axis with inner = 1).
  *       Row r = x + r*sr, one value per channel.
  *
- * Statistics (float32 accumulated in float64): a chunk's moments are built from small pieces
- * (at most FASTDL_BN_PIECE values, which stay in L1/L2) with an exact two-pass inside the
- * piece (sum, then the sum of squared deviations from the piece mean, re-reading the piece
- * from cache), and pieces are merged with Chan's pairwise formula. Memory sees one pass over
- * x; the variance has no E[x^2] - E[x]^2 cancellation. Sums use FASTDL_BN_LANES independent
+ * Statistics (float32 accumulated in float64): a chunk's moments are built from pieces (at
+ * most FASTDL_BN_PIECE values of a CM row; a block of CL rows) in one pass of shifted sums,
+ * s1 = sum (x - k), s2 = sum (x - k)^2 with k a value of the piece (so s2 - s1^2/n has no
+ * E[x^2] - E[x]^2 cancellation), and pieces are merged with Chan's pairwise formula. Sums use FASTDL_BN_LANES independent
  * accumulators in a fixed lane order (vectorised by the compiler without reassociation, and
  * -std=c99 keeps -ffp-contract off), so every clone (AVX-512, AVX2, baseline) and every thread
  * count gives the same bits. Chunks are fixed by the shape; the caller merges chunk partials in
@@ -25,6 +24,7 @@
 #define FASTDL_NORM_H
 
 #include <stddef.h>
+#include <string.h>
 #include "fastdl_simd.h"
 
 /* Runtime-dispatched clones: AVX-512 (x86-64-v4), AVX2 and the baseline. */
@@ -36,8 +36,8 @@
 #endif
 
 #define FASTDL_BN_LANES 16     /* independent accumulators of a sum */
-#define FASTDL_BN_PIECE 4096   /* values per exact two-pass piece (CM rows) */
-#define FASTDL_BN_BLOCK 4096   /* values per two-pass row block (CL) */
+#define FASTDL_BN_PIECE 4096   /* values per shifted-sums piece (CM rows) */
+#define FASTDL_BN_BLOCK 4096   /* values per shifted-sums row block (CL) */
 
 /* Count, mean and sum of squared deviations of a set of values. */
 typedef struct {
@@ -74,88 +74,180 @@ FASTDL_NORM_CLONES static void fastdl_moments_merge_channels(double na,
     }
 }
 
-#define FASTDL_DEFINE_NORM(T, SUFFIX)                                                         \
-/* Exact two-pass moments of x[0:n] (n >= 1): *mean and *m2 (sum of squared deviations). */   \
-FASTDL_NORM_CLONES static void fastdl_bn_piece_moments_##SUFFIX(const T *FASTDL_RESTRICT x,    \
-        ptrdiff_t n, double *mean, double *m2)                                                \
+/* Four float64 lanes (GCC/Clang vector extension: SSE2 pairs in the baseline clone, one ymm
+ * in the AVX2 / AVX-512 clones; the lane order, hence the bits, is the same in every clone). */
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTDL_BN_VEC 1
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"    /* the 4-lane helpers are inlined, never called */
+#endif
+typedef double fastdl_v4d __attribute__((vector_size(32)));
+static inline fastdl_v4d fastdl_load4_f32(const float *p)
+{
+    /* element-wise (a memcpy into a 4-float vector compiles to partial-register loads that
+     * chain the loop's iterations and stall streaming from memory) */
+    const fastdl_v4d v = {(double)p[0], (double)p[1], (double)p[2], (double)p[3]};
+    return v;
+}
+static inline fastdl_v4d fastdl_load4_f64(const double *p)
+{
+    fastdl_v4d v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline double fastdl_hsum4(fastdl_v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+#else
+#define FASTDL_BN_VEC 0
+#endif
+
+#if FASTDL_BN_VEC
+/* One pass over x[0:n] (n >= 1), shifted by k = x[0]: s1 = sum (x - k), s2 = sum (x - k)^2,
+ * 16 values per step in four independent 4-lane accumulators of each sum. The single pass
+ * keeps memory streaming (a two-pass over an L1 piece stalls the loads during the second
+ * pass); the shift by a value of the piece keeps s2 - s1^2/n free of cancellation (for
+ * float32 x, x - k and its square are exact in float64). */
+#define FASTDL_DEFINE_SHIFTED_SUMS(T, SUFFIX)                                                 \
+FASTDL_NORM_CLONES static void fastdl_bn_shifted_sums_##SUFFIX(const T *FASTDL_RESTRICT x,     \
+        ptrdiff_t n, double k, double *s1_out, double *s2_out)                                \
 {                                                                                             \
-    double acc[FASTDL_BN_LANES] = {0};                                                        \
+    const fastdl_v4d kv = {k, k, k, k};                                                       \
+    fastdl_v4d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0}; \
     ptrdiff_t i = 0;                                                                          \
-    for (; i + FASTDL_BN_LANES <= n; i += FASTDL_BN_LANES)                                    \
-        for (int j = 0; j < FASTDL_BN_LANES; j++) acc[j] += (double)x[i + j];                 \
-    double s = 0.0;                                                                           \
-    for (int j = 0; j < FASTDL_BN_LANES; j++) s += acc[j];                                    \
-    for (; i < n; i++) s += (double)x[i];                                                     \
-    const double mu = s / (double)n;                                                          \
-    double sq[FASTDL_BN_LANES] = {0};                                                         \
-    for (i = 0; i + FASTDL_BN_LANES <= n; i += FASTDL_BN_LANES)                               \
-        for (int j = 0; j < FASTDL_BN_LANES; j++) {                                           \
-            const double d = (double)x[i + j] - mu;                                           \
-            sq[j] += d * d;                                                                   \
-        }                                                                                     \
-    double q = 0.0;                                                                           \
-    for (int j = 0; j < FASTDL_BN_LANES; j++) q += sq[j];                                     \
+    for (; i + 16 <= n; i += 16) {                                                            \
+        const fastdl_v4d d0 = fastdl_load4_##SUFFIX(x + i) - kv;                              \
+        const fastdl_v4d d1 = fastdl_load4_##SUFFIX(x + i + 4) - kv;                          \
+        const fastdl_v4d d2 = fastdl_load4_##SUFFIX(x + i + 8) - kv;                          \
+        const fastdl_v4d d3 = fastdl_load4_##SUFFIX(x + i + 12) - kv;                         \
+        a0 += d0; a1 += d1; a2 += d2; a3 += d3;                                               \
+        q0 += d0 * d0; q1 += d1 * d1; q2 += d2 * d2; q3 += d3 * d3;                           \
+    }                                                                                         \
+    double s1 = fastdl_hsum4((a0 + a1) + (a2 + a3)), s2 = fastdl_hsum4((q0 + q1) + (q2 + q3)); \
     for (; i < n; i++) {                                                                      \
-        const double d = (double)x[i] - mu;                                                   \
-        q += d * d;                                                                           \
+        const double d = (double)x[i] - k;                                                    \
+        s1 += d;                                                                              \
+        s2 += d * d;                                                                          \
     }                                                                                         \
-    *mean = mu;                                                                               \
-    *m2 = q;                                                                                  \
+    *s1_out = s1;                                                                             \
+    *s2_out = s2;                                                                             \
 }                                                                                             \
-                                                                                              \
-/* CM statistics of one chunk: rows o0 <= o < o1 of one channel (x = that channel's row 0,   \
- * so = the outer stride), each of `inner` contiguous values. */                              \
-static void fastdl_bn_stats_cm_##SUFFIX(const T *x, ptrdiff_t so, ptrdiff_t o0, ptrdiff_t o1,  \
-        ptrdiff_t inner, fastdl_moments *acc)                                                 \
+/* Backward sums in one pass: sum dy and sum dy * (x - mean) (accumulated into the outputs). */ \
+FASTDL_NORM_CLONES static void fastdl_bn_grad_sums_row_##SUFFIX(const T *FASTDL_RESTRICT dy,   \
+        const T *FASTDL_RESTRICT x, ptrdiff_t n, double mean, double *sum_dy,                 \
+        double *sum_dyxc)                                                                     \
 {                                                                                             \
-    acc->n = acc->mean = acc->m2 = 0.0;                                                       \
-    for (ptrdiff_t o = o0; o < o1; o++) {                                                     \
-        const T *row = x + o * so;                                                            \
-        for (ptrdiff_t p = 0; p < inner; p += FASTDL_BN_PIECE) {                              \
-            const ptrdiff_t len = inner - p < FASTDL_BN_PIECE ? inner - p : FASTDL_BN_PIECE;  \
-            double mean, m2;                                                                  \
-            fastdl_bn_piece_moments_##SUFFIX(row + p, len, &mean, &m2);                       \
-            fastdl_moments_merge(acc, (double)len, mean, m2);                                 \
-        }                                                                                     \
+    const fastdl_v4d mv = {mean, mean, mean, mean};                                           \
+    fastdl_v4d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0}; \
+    ptrdiff_t i = 0;                                                                          \
+    for (; i + 16 <= n; i += 16) {                                                            \
+        const fastdl_v4d g0 = fastdl_load4_##SUFFIX(dy + i), g1 = fastdl_load4_##SUFFIX(dy + i + 4); \
+        const fastdl_v4d g2 = fastdl_load4_##SUFFIX(dy + i + 8);                              \
+        const fastdl_v4d g3 = fastdl_load4_##SUFFIX(dy + i + 12);                             \
+        a0 += g0; a1 += g1; a2 += g2; a3 += g3;                                               \
+        q0 += g0 * (fastdl_load4_##SUFFIX(x + i) - mv);                                       \
+        q1 += g1 * (fastdl_load4_##SUFFIX(x + i + 4) - mv);                                   \
+        q2 += g2 * (fastdl_load4_##SUFFIX(x + i + 8) - mv);                                   \
+        q3 += g3 * (fastdl_load4_##SUFFIX(x + i + 12) - mv);                                  \
+    }                                                                                         \
+    double t1 = fastdl_hsum4((a0 + a1) + (a2 + a3)), t2 = fastdl_hsum4((q0 + q1) + (q2 + q3)); \
+    for (; i < n; i++) {                                                                      \
+        const double g = (double)dy[i];                                                       \
+        t1 += g;                                                                              \
+        t2 += g * ((double)x[i] - mean);                                                      \
+    }                                                                                         \
+    *sum_dy += t1;                                                                            \
+    *sum_dyxc += t2;                                                                          \
+}
+FASTDL_DEFINE_SHIFTED_SUMS(float, f32)
+FASTDL_DEFINE_SHIFTED_SUMS(double, f64)
+#else   /* portable scalar versions (other compilers) */
+#define FASTDL_DEFINE_SHIFTED_SUMS_SCALAR(T, SUFFIX)                                          \
+static void fastdl_bn_shifted_sums_##SUFFIX(const T *x, ptrdiff_t n, double k, double *s1_out, \
+        double *s2_out)                                                                       \
+{                                                                                             \
+    double s1 = 0.0, s2 = 0.0;                                                                \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                       \
+        const double d = (double)x[i] - k;                                                    \
+        s1 += d;                                                                              \
+        s2 += d * d;                                                                          \
+    }                                                                                         \
+    *s1_out = s1;                                                                             \
+    *s2_out = s2;                                                                             \
+}                                                                                             \
+static void fastdl_bn_grad_sums_row_##SUFFIX(const T *dy, const T *x, ptrdiff_t n,            \
+        double mean, double *sum_dy, double *sum_dyxc)                                        \
+{                                                                                             \
+    double t1 = 0.0, t2 = 0.0;                                                                \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                       \
+        t1 += (double)dy[i];                                                                  \
+        t2 += (double)dy[i] * ((double)x[i] - mean);                                          \
+    }                                                                                         \
+    *sum_dy += t1;                                                                            \
+    *sum_dyxc += t2;                                                                          \
+}
+FASTDL_DEFINE_SHIFTED_SUMS_SCALAR(float, f32)
+FASTDL_DEFINE_SHIFTED_SUMS_SCALAR(double, f64)
+#endif
+
+#define FASTDL_DEFINE_NORM(T, SUFFIX)                                                         \
+/* Moments of x[0:n] (n >= 1) in one shifted pass: *mean and *m2 (sum of squared          \
+ * deviations, s2 - s1^2/n, clamped at 0). */                                                 \
+static inline void fastdl_bn_piece_moments_##SUFFIX(const T *x, ptrdiff_t n, double *mean,     \
+        double *m2)                                                                           \
+{                                                                                             \
+    const double k = (double)x[0];                                                            \
+    double s1, s2;                                                                            \
+    fastdl_bn_shifted_sums_##SUFFIX(x, n, k, &s1, &s2);                                       \
+    const double q = s2 - s1 * (s1 / (double)n);                                              \
+    *mean = k + s1 / (double)n;                                                               \
+    *m2 = q > 0.0 ? q : (q == q ? 0.0 : q);        /* keep NaN */                             \
+}                                                                                             \
+                                                                                              \
+/* Merge the moments of one CM row (inner contiguous values, in pieces) into acc. */          \
+static void fastdl_bn_stats_row_##SUFFIX(const T *row, ptrdiff_t inner, fastdl_moments *acc)  \
+{                                                                                             \
+    for (ptrdiff_t p = 0; p < inner; p += FASTDL_BN_PIECE) {                                  \
+        const ptrdiff_t len = inner - p < FASTDL_BN_PIECE ? inner - p : FASTDL_BN_PIECE;      \
+        double mean, m2;                                                                      \
+        fastdl_bn_piece_moments_##SUFFIX(row + p, len, &mean, &m2);                           \
+        fastdl_moments_merge(acc, (double)len, mean, m2);                                     \
     }                                                                                         \
 }                                                                                             \
                                                                                               \
-/* Exact two-pass per-channel moments of `rows` rows (row stride sr) of C contiguous values.  \
- * mean, m2: C doubles each (outputs). Rows are taken four at a time, so each accumulator is  \
- * loaded and stored once per four values (pairwise: ((a + b) + (c + d))). */                 \
+/* Per-channel moments of `rows` rows (row stride sr) of C contiguous values in one pass of  \
+ * sums shifted by the block's first row; mean, m2: C doubles each (outputs, also used as the \
+ * accumulators). Rows are taken four at a time (pairwise: ((a + b) + (e + f))), so each      \
+ * accumulator is loaded and stored once per four values. */                                 \
 FASTDL_NORM_CLONES static void fastdl_bn_block_moments_cl_##SUFFIX(const T *x, ptrdiff_t sr,    \
         ptrdiff_t rows, ptrdiff_t channels, double *FASTDL_RESTRICT mean,                     \
         double *FASTDL_RESTRICT m2)                                                           \
 {                                                                                             \
+    const T *FASTDL_RESTRICT k = x;                                                           \
     for (ptrdiff_t c = 0; c < channels; c++) mean[c] = m2[c] = 0.0;                           \
     ptrdiff_t r = 0;                                                                          \
     for (; r + 4 <= rows; r += 4) {                                                           \
         const T *FASTDL_RESTRICT a = x + r * sr, *FASTDL_RESTRICT b = a + sr;                 \
         const T *FASTDL_RESTRICT e = b + sr, *FASTDL_RESTRICT f = e + sr;                     \
-        for (ptrdiff_t c = 0; c < channels; c++)                                              \
-            mean[c] += ((double)a[c] + (double)b[c]) + ((double)e[c] + (double)f[c]);         \
-    }                                                                                         \
-    for (; r < rows; r++) {                                                                   \
-        const T *FASTDL_RESTRICT a = x + r * sr;                                              \
-        for (ptrdiff_t c = 0; c < channels; c++) mean[c] += (double)a[c];                     \
-    }                                                                                         \
-    const double inv = 1.0 / (double)rows;                                                    \
-    for (ptrdiff_t c = 0; c < channels; c++) mean[c] *= inv;                                  \
-    for (r = 0; r + 4 <= rows; r += 4) {                                                      \
-        const T *FASTDL_RESTRICT a = x + r * sr, *FASTDL_RESTRICT b = a + sr;                 \
-        const T *FASTDL_RESTRICT e = b + sr, *FASTDL_RESTRICT f = e + sr;                     \
         for (ptrdiff_t c = 0; c < channels; c++) {                                            \
-            const double da = (double)a[c] - mean[c], db = (double)b[c] - mean[c];            \
-            const double de = (double)e[c] - mean[c], df = (double)f[c] - mean[c];           \
+            const double kc = (double)k[c];                                                   \
+            const double da = (double)a[c] - kc, db = (double)b[c] - kc;                      \
+            const double de = (double)e[c] - kc, df = (double)f[c] - kc;                      \
+            mean[c] += (da + db) + (de + df);                                                 \
             m2[c] += (da * da + db * db) + (de * de + df * df);                               \
         }                                                                                     \
     }                                                                                         \
     for (; r < rows; r++) {                                                                   \
         const T *FASTDL_RESTRICT a = x + r * sr;                                              \
         for (ptrdiff_t c = 0; c < channels; c++) {                                            \
-            const double d = (double)a[c] - mean[c];                                          \
+            const double d = (double)a[c] - (double)k[c];                                     \
+            mean[c] += d;                                                                     \
             m2[c] += d * d;                                                                   \
         }                                                                                     \
+    }                                                                                         \
+    const double n = (double)rows;                                                            \
+    for (ptrdiff_t c = 0; c < channels; c++) {                                                \
+        const double s1 = mean[c], q = m2[c] - s1 * (s1 / n);                                 \
+        mean[c] = (double)k[c] + s1 / n;                                                      \
+        m2[c] = q > 0.0 ? q : (q == q ? 0.0 : q);                                             \
     }                                                                                         \
 }                                                                                             \
                                                                                               \
@@ -198,60 +290,6 @@ FASTDL_NORM_CLONES static void fastdl_bn_affine_cl_##SUFFIX(const T *x, ptrdiff_
         T *yr = y + r * syr;                                                                  \
         for (ptrdiff_t c = 0; c < channels; c++) yr[c] = (xr[c] - m[c]) * a[c] + b[c];        \
     }                                                                                         \
-}                                                                                             \
-                                                                                              \
-/* Lanes of sum dy over n values (n a multiple of FASTDL_BN_LANES). */                     \
-static inline void fastdl_bn_lanes_sum_##SUFFIX(const T *FASTDL_RESTRICT dy, ptrdiff_t n,      \
-        double *FASTDL_RESTRICT s1)                                                           \
-{                                                                                             \
-    for (ptrdiff_t i = 0; i < n; i += FASTDL_BN_LANES)                                        \
-        for (int j = 0; j < FASTDL_BN_LANES; j++) s1[j] += (double)dy[i + j];                 \
-}                                                                                             \
-/* Lanes of sum dy * (x - mean) over n values (n a multiple of FASTDL_BN_LANES). */           \
-static inline void fastdl_bn_lanes_dot_##SUFFIX(const T *FASTDL_RESTRICT dy,                   \
-        const T *FASTDL_RESTRICT x, ptrdiff_t n, double mean, double *FASTDL_RESTRICT s2)     \
-{                                                                                             \
-    for (ptrdiff_t i = 0; i < n; i += FASTDL_BN_LANES)                                        \
-        for (int j = 0; j < FASTDL_BN_LANES; j++)                                             \
-            s2[j] += (double)dy[i + j] * ((double)x[i + j] - mean);                           \
-}                                                                                             \
-/* Backward sums over n contiguous values of one channel: sum dy, sum dy * (x - mean). The    \
- * two sums run as separate loops over L1-sized pieces (one loop with both does not           \
- * vectorise). */                                                                             \
-FASTDL_NORM_CLONES static void fastdl_bn_grad_sums_row_##SUFFIX(const T *FASTDL_RESTRICT dy,   \
-        const T *FASTDL_RESTRICT x, ptrdiff_t n, double mean, double *sum_dy,                 \
-        double *sum_dyxc)                                                                     \
-{                                                                                             \
-    double s1[FASTDL_BN_LANES] = {0}, s2[FASTDL_BN_LANES] = {0};                              \
-    const ptrdiff_t body = n - n % FASTDL_BN_LANES;                                           \
-    for (ptrdiff_t p = 0; p < body; p += 1024) {                                              \
-        const ptrdiff_t len = body - p < 1024 ? body - p : 1024;                              \
-        fastdl_bn_lanes_sum_##SUFFIX(dy + p, len, s1);                                        \
-        fastdl_bn_lanes_dot_##SUFFIX(dy + p, x + p, len, mean, s2);                           \
-    }                                                                                         \
-    double t1 = 0.0, t2 = 0.0;                                                                \
-    for (int j = 0; j < FASTDL_BN_LANES; j++) {                                               \
-        t1 += s1[j];                                                                          \
-        t2 += s2[j];                                                                          \
-    }                                                                                         \
-    for (ptrdiff_t i = body; i < n; i++) {                                                    \
-        const double g = (double)dy[i];                                                       \
-        t1 += g;                                                                              \
-        t2 += g * ((double)x[i] - mean);                                                      \
-    }                                                                                         \
-    *sum_dy += t1;                                                                            \
-    *sum_dyxc += t2;                                                                          \
-}                                                                                             \
-                                                                                              \
-/* CM backward sums of one chunk: rows o0 <= o < o1 of one channel. out[0] = sum dy,           \
- * out[1] = sum dy * (x - mean). */                                                           \
-static void fastdl_bn_grad_sums_cm_##SUFFIX(const T *dy, ptrdiff_t sdo, const T *x,            \
-        ptrdiff_t sxo, ptrdiff_t o0, ptrdiff_t o1, ptrdiff_t inner, double mean, double *out) \
-{                                                                                             \
-    out[0] = out[1] = 0.0;                                                                    \
-    for (ptrdiff_t o = o0; o < o1; o++)                                                       \
-        fastdl_bn_grad_sums_row_##SUFFIX(dy + o * sdo, x + o * sxo, inner, mean, out,         \
-                                         out + 1);                                            \
 }                                                                                             \
                                                                                               \
 /* CL backward sums of `rows` rows: sum_dy[c], sum_dyxc[c] (C doubles each, outputs). */      \

@@ -24,10 +24,12 @@ cdef extern from "fastdl_norm.h" nogil:
     void fastdl_moments_merge_channels(double na, double *mean_a, double *m2_a, double nb,
                                        const double *mean_b, const double *m2_b,
                                        Py_ssize_t channels)
-    void fastdl_bn_stats_cm_f32(const float *x, Py_ssize_t so, Py_ssize_t o0, Py_ssize_t o1,
-                                Py_ssize_t inner, fastdl_moments *acc)
-    void fastdl_bn_stats_cm_f64(const double *x, Py_ssize_t so, Py_ssize_t o0, Py_ssize_t o1,
-                                Py_ssize_t inner, fastdl_moments *acc)
+    void fastdl_bn_stats_row_f32(const float *row, Py_ssize_t inner, fastdl_moments *acc)
+    void fastdl_bn_stats_row_f64(const double *row, Py_ssize_t inner, fastdl_moments *acc)
+    void fastdl_bn_grad_sums_row_f32(const float *dy, const float *x, Py_ssize_t n, double mean,
+                                     double *sum_dy, double *sum_dyxc)
+    void fastdl_bn_grad_sums_row_f64(const double *dy, const double *x, Py_ssize_t n,
+                                     double mean, double *sum_dy, double *sum_dyxc)
     void fastdl_bn_stats_cl_f32(const float *x, Py_ssize_t sr, Py_ssize_t r0, Py_ssize_t r1,
                                 Py_ssize_t channels, double *mean, double *m2, double *scratch)
     void fastdl_bn_stats_cl_f64(const double *x, Py_ssize_t sr, Py_ssize_t r0, Py_ssize_t r1,
@@ -42,12 +44,6 @@ cdef extern from "fastdl_norm.h" nogil:
     void fastdl_bn_affine_cl_f64(const double *x, Py_ssize_t sxr, double *y, Py_ssize_t syr,
                                  Py_ssize_t rows, Py_ssize_t channels, const double *m,
                                  const double *a, const double *b)
-    void fastdl_bn_grad_sums_cm_f32(const float *dy, Py_ssize_t sdo, const float *x,
-                                    Py_ssize_t sxo, Py_ssize_t o0, Py_ssize_t o1,
-                                    Py_ssize_t inner, double mean, double *out)
-    void fastdl_bn_grad_sums_cm_f64(const double *dy, Py_ssize_t sdo, const double *x,
-                                    Py_ssize_t sxo, Py_ssize_t o0, Py_ssize_t o1,
-                                    Py_ssize_t inner, double mean, double *out)
     void fastdl_bn_grad_sums_cl_f32(const float *dy, Py_ssize_t sdr, const float *x,
                                     Py_ssize_t sxr, Py_ssize_t rows, Py_ssize_t channels,
                                     const double *mean, double *sum_dy, double *sum_dyxc)
@@ -140,10 +136,10 @@ cdef inline int _threads(Py_ssize_t work, Py_ssize_t n_chunks, int n_threads) no
     return max(1, min(<Py_ssize_t>n_threads, n_chunks))
 
 
-cdef inline Py_ssize_t _cm_blocks(Py_ssize_t outer, Py_ssize_t inner) noexcept nogil:
-    """Rows per CM reduction chunk: each channel's `outer` rows cut into equal blocks."""
-    cdef Py_ssize_t n_blocks = min(outer, max(<Py_ssize_t>1, (outer * inner) // REDUCE_TARGET))
-    return _ceil_div(outer, n_blocks)
+cdef inline Py_ssize_t _cm_rows(Py_ssize_t n_rows, Py_ssize_t inner) noexcept nogil:
+    """Rows (o, c) per CM reduction chunk: at least REDUCE_TARGET values, at most MAX_CHUNKS
+    chunks (bounds the partials to MAX_CHUNKS x C)."""
+    return max(_ceil_div(REDUCE_TARGET, inner), _ceil_div(n_rows, MAX_CL_CHUNKS), <Py_ssize_t>1)
 
 
 cdef inline Py_ssize_t _cl_rows(Py_ssize_t rows, Py_ssize_t channels) noexcept nogil:
@@ -162,36 +158,38 @@ cdef int _check_last(Py_ssize_t extent, Py_ssize_t stride, Py_ssize_t itemsize) 
 # --- statistics ---------------------------------------------------------------------------
 
 def stats_cm(const floating[:, :, :] x, int n_threads):
-    """Per-channel (mean, sum of squared deviations) of x (outer, C, inner), float64 (C,)."""
+    """Per-channel (mean, sum of squared deviations) of x (outer, C, inner), float64 (C,).
+
+    Chunks are runs of consecutive rows (o, c) in memory order (sequential reads), each with
+    per-channel partial moments; channels a chunk does not touch keep n = 0."""
     _check_last(x.shape[2], x.strides[2], sizeof(floating))
     cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
-    cdef Py_ssize_t rows = _cm_blocks(outer, inner)
-    cdef Py_ssize_t n_blocks = _ceil_div(outer, rows), n_chunks = channels * n_blocks
-    cdef Py_ssize_t ch, c, b
+    cdef Py_ssize_t n_rows = outer * channels, rows = _cm_rows(n_rows, inner)
+    cdef Py_ssize_t n_chunks = _ceil_div(n_rows, rows), ch, c, r, o
     cdef fastdl_moments acc
-    part_arr = np.empty((n_chunks, 3), dtype=np.float64)
-    cdef double[:, ::1] part = part_arr
+    part_arr = np.zeros((n_chunks, channels, 3), dtype=np.float64)
+    cdef double[:, :, ::1] part = part_arr
     mean_arr = np.empty(channels, dtype=np.float64)
     m2_arr = np.empty(channels, dtype=np.float64)
     cdef double[::1] mean = mean_arr, m2 = m2_arr
-    cdef int nt = _threads(outer * channels * inner, n_chunks, n_threads)
+    cdef int nt = _threads(n_rows * inner, n_chunks, n_threads)
     cdef const floating *xp = &x[0, 0, 0]
     with nogil:
         for ch in prange(n_chunks, num_threads=nt, schedule="static"):
-            c = ch // n_blocks
-            b = ch - c * n_blocks
-            if floating is float:
-                fastdl_bn_stats_cm_f32(xp + c * sc, so, b * rows, min((b + 1) * rows, outer),
-                                       inner, <fastdl_moments *>&part[ch, 0])
-            else:
-                fastdl_bn_stats_cm_f64(xp + c * sc, so, b * rows, min((b + 1) * rows, outer),
-                                       inner, <fastdl_moments *>&part[ch, 0])
-        for c in range(channels):        # merge each channel's blocks in order
+            for r in range(ch * rows, min((ch + 1) * rows, n_rows)):
+                o = r // channels
+                c = r - o * channels
+                if floating is float:
+                    fastdl_bn_stats_row_f32(xp + o * so + c * sc, inner,
+                                            <fastdl_moments *>&part[ch, c, 0])
+                else:
+                    fastdl_bn_stats_row_f64(xp + o * so + c * sc, inner,
+                                            <fastdl_moments *>&part[ch, c, 0])
+        for c in range(channels):        # merge each channel's chunk partials in order
             acc.n = acc.mean = acc.m2 = 0.0
-            for b in range(n_blocks):
-                ch = c * n_blocks + b
-                fastdl_moments_merge(&acc, part[ch, 0], part[ch, 1], part[ch, 2])
+            for ch in range(n_chunks):
+                fastdl_moments_merge(&acc, part[ch, c, 0], part[ch, c, 1], part[ch, c, 2])
             mean[c] = acc.mean
             m2[c] = acc.m2
     return mean_arr, m2_arr
@@ -314,40 +312,41 @@ def affine_cl(const floating[:, :] x, floating[:, :] y, const floating[::1] mean
 
 def grad_sums_cm(const floating[:, :, :] dy, const floating[:, :, :] x,
                  const double[::1] mean, int n_threads):
-    """Per-channel (sum dy, sum dy * (x - mean)) over (outer, C, inner), float64 (C,)."""
+    """Per-channel (sum dy, sum dy * (x - mean)) over (outer, C, inner), float64 (C,).
+    Chunks as in stats_cm."""
     _check_last(dy.shape[2], dy.strides[2], sizeof(floating))
     _check_last(x.shape[2], x.strides[2], sizeof(floating))
     cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
     cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
     cdef Py_ssize_t do = dy.strides[0] // sizeof(floating)
     cdef Py_ssize_t dc = dy.strides[1] // sizeof(floating)
-    cdef Py_ssize_t rows = _cm_blocks(outer, inner)
-    cdef Py_ssize_t n_blocks = _ceil_div(outer, rows), n_chunks = channels * n_blocks
-    cdef Py_ssize_t ch, c, b
-    part_arr = np.empty((n_chunks, 2), dtype=np.float64)
-    cdef double[:, ::1] part = part_arr
+    cdef Py_ssize_t n_rows = outer * channels, rows = _cm_rows(n_rows, inner)
+    cdef Py_ssize_t n_chunks = _ceil_div(n_rows, rows), ch, c, r, o
+    part_arr = np.zeros((n_chunks, channels, 2), dtype=np.float64)
+    cdef double[:, :, ::1] part = part_arr
     sum_dy_arr = np.zeros(channels, dtype=np.float64)
     sum_dyxc_arr = np.zeros(channels, dtype=np.float64)
     cdef double[::1] sum_dy = sum_dy_arr, sum_dyxc = sum_dyxc_arr
-    cdef int nt = _threads(outer * channels * inner, n_chunks, n_threads)
+    cdef int nt = _threads(n_rows * inner, n_chunks, n_threads)
     cdef const floating *xp = &x[0, 0, 0]
     cdef const floating *dp = &dy[0, 0, 0]
     with nogil:
         for ch in prange(n_chunks, num_threads=nt, schedule="static"):
-            c = ch // n_blocks
-            b = ch - c * n_blocks
-            if floating is float:
-                fastdl_bn_grad_sums_cm_f32(dp + c * dc, do, xp + c * sc, so, b * rows,
-                                           min((b + 1) * rows, outer), inner, mean[c],
-                                           &part[ch, 0])
-            else:
-                fastdl_bn_grad_sums_cm_f64(dp + c * dc, do, xp + c * sc, so, b * rows,
-                                           min((b + 1) * rows, outer), inner, mean[c],
-                                           &part[ch, 0])
-        for c in range(channels):
-            for b in range(n_blocks):
-                sum_dy[c] += part[c * n_blocks + b, 0]
-                sum_dyxc[c] += part[c * n_blocks + b, 1]
+            for r in range(ch * rows, min((ch + 1) * rows, n_rows)):
+                o = r // channels
+                c = r - o * channels
+                if floating is float:
+                    fastdl_bn_grad_sums_row_f32(dp + o * do + c * dc, xp + o * so + c * sc,
+                                                inner, mean[c], &part[ch, c, 0],
+                                                &part[ch, c, 1])
+                else:
+                    fastdl_bn_grad_sums_row_f64(dp + o * do + c * dc, xp + o * so + c * sc,
+                                                inner, mean[c], &part[ch, c, 0],
+                                                &part[ch, c, 1])
+        for c in range(channels):        # in chunk order
+            for ch in range(n_chunks):
+                sum_dy[c] += part[ch, c, 0]
+                sum_dyxc[c] += part[ch, c, 1]
     return sum_dy_arr, sum_dyxc_arr
 
 
