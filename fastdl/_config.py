@@ -90,11 +90,17 @@ def get_num_threads():
     return mod.max_threads()
 
 
+# OpenMP's num_threads clause and omp_set_num_threads take a C int.
+MAX_THREADS = 2**31 - 1
+
+
 def _check_thread_count(where, name, n):
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"{where}: {name} must be a positive int or None; got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"{where}: {name} must be >= 1 or None; got {n}")
+    if n > MAX_THREADS:
+        raise ValueError(f"{where}: {name} must be <= {MAX_THREADS} (a C int) or None; got {n}")
     return int(n)
 
 

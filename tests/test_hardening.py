@@ -448,3 +448,27 @@ def test_stub_exists_and_matches(module, request):
     errors = [block for block in output.split("\n\n")
               if block.startswith(f"error: {module}.") or block.startswith(f"error: {module} ")]
     assert not errors, f"stubtest {module}:\n" + "\n\n".join(errors)[-4000:]
+
+
+# --- thread-count arguments ----------------------------------------------------------------
+
+def _takes_n_threads(name):
+    import inspect
+    return "n_threads" in inspect.signature(REGISTRY[name].reference).parameters
+
+
+@pytest.mark.parametrize("n_threads", [2**31, 2**63, 0, -1])
+@pytest.mark.parametrize("name", [n for n in OPS if _takes_n_threads(n)])
+def test_out_of_range_n_threads_is_a_value_error(name, n_threads):
+    """An n_threads beyond OpenMP's C int used to surface as OverflowError from the compiled
+    entry (found by the property suite; fastdl/_config.py now bounds it); both paths raise
+    the same ValueError."""
+    c = make(name, 0, np.float32, "NHWC")
+    for fn in (public(name), reference(name)):
+        with pytest.raises(ValueError, match=f"{name}: n_threads"):
+            fn(*c.args, **dict(c.kwargs, n_threads=n_threads))
+
+
+def test_set_num_threads_bounds():
+    with pytest.raises(ValueError, match="set_num_threads"):
+        fastdl.set_num_threads(2**63)

@@ -465,8 +465,6 @@ def test_yolo(name, n, sh, sw, b, k, layout, dtype, seed, sx, five_d, image, thr
        shift_scale=st.sampled_from([0.0, 3.3, 300.0, 1e40]))
 def test_augment(name, n, c, h, w, layout, dtype, seed, sx, axis, p, size, padding,
                  shift_scale):
-    """(random_crop with padding > crop width is skipped by op_cases.known_memory_error:
-    see test_defect_random_crop_inside_padding_writes_past_output.)"""
     def call():
         rng = np.random.default_rng(seed)
         shape = (n, c, h, w) if layout == "NCHW" else (n, h, w, c)
@@ -700,13 +698,10 @@ def _sentinel_out(shape, dtype):
     return buf, buf[:size].reshape(shape)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "augment kernel: random_crop writes past the end of each output row when the crop lies "
-    "entirely in the left/right zero padding (padding > crop width): "
-    "csrc/fastdl_augment.h fastdl_aug_copy_rows memsets lo*k bytes with lo > px "
-    "(ASan: heap-buffer-overflow; glibc aborts with 'malloc(): invalid size')"))
-def test_defect_random_crop_inside_padding_writes_past_output():
-    """Run in a subprocess: the overflow corrupts the heap of the process that runs it."""
+def test_regression_random_crop_inside_padding_writes_past_output():
+    """Found by this suite, fixed in 02ef535: random_crop wrote past the end of each output
+    row when the crop lay entirely in the left zero padding (ASan heap-buffer-overflow, glibc
+    'malloc(): invalid size'). Run in a subprocess: an overflow corrupts the process's heap."""
     import subprocess
     import sys
     import fastdl
@@ -727,12 +722,9 @@ def test_defect_random_crop_inside_padding_writes_past_output():
     assert res.returncode == 0 and "survived" in res.stdout, res.stderr[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "augment (native and reference): a huge random_crop padding gives errors that are not the "
-    "documented ones: native OverflowError for 2**63 and 'fastdl._augment: internal error: "
-    "crop offset out of range' for 2**62; the reference materialises the padded batch "
-    "(MemoryError for 10**6, NumPy-internal TypeError/ValueError for 2**31..2**63)"))
-def test_defect_random_crop_huge_padding():
+def test_regression_random_crop_huge_padding():
+    """Found by this suite, fixed in 02ef535: a huge padding gave OverflowError / an internal
+    error (native) or materialised the padded batch (reference)."""
     import fastdl
     x = np.zeros((2, 5, 4, 3), np.float32)
     for impl in (fastdl, fastdl.reference):
@@ -762,3 +754,17 @@ def test_defect_0d_backward_returns_array():
         dy, y = np.array(0.5, dtype), np.array(0.25, dtype)
         for name in ("sigmoid_backward", "tanh_backward"):
             assert isinstance(getattr(fastdl.reference, name)(dy, y), np.ndarray), name
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "optim reference: initialize_velocity / initialize_adam raise AttributeError for a "
+    "parameter that is not an ndarray (a Python float or a nested list): "
+    "fastdl/reference/optim.py initialize_velocity reads p.dtype of the unconverted p"))
+def test_defect_initialize_velocity_non_array_param():
+    import fastdl
+    for fn in (fastdl.initialize_velocity, fastdl.initialize_adam):
+        for params in ([2.5], [[1.0, 2.0]]):
+            try:
+                fn(params)
+            except (TypeError, ValueError):
+                pass
