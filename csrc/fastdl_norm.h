@@ -9,10 +9,10 @@
  * Statistics (float32 accumulated in float64): a chunk's moments are built from pieces (at
  * most FASTDL_BN_PIECE values of a CM row; a block of CL rows) in one pass of shifted sums,
  * s1 = sum (x - k), s2 = sum (x - k)^2 with k a value of the piece (so s2 - s1^2/n has no
- * E[x^2] - E[x]^2 cancellation), and pieces are merged with Chan's pairwise formula. Sums use FASTDL_BN_LANES independent
- * accumulators in a fixed lane order (vectorised by the compiler without reassociation, and
- * -std=c99 keeps -ffp-contract off), so every clone (AVX-512, AVX2, baseline) and every thread
- * count gives the same bits. Chunks are fixed by the shape; the caller merges chunk partials in
+ * E[x^2] - E[x]^2 cancellation), and pieces are merged with Chan's pairwise formula. Sums use
+ * independent accumulators in a fixed lane order (explicit 4-lane vectors, or loops the
+ * compiler vectorises without reassociation; -std=c99 keeps -ffp-contract off), so every
+ * clone (AVX-512, AVX2, baseline) and every thread count gives the same bits. Chunks are fixed by the shape; the caller merges chunk partials in
  * chunk order.
  *
  * The normalisation is one fused pass, y = (x - mean) * alpha + beta with per-channel
@@ -139,7 +139,8 @@ FASTDL_NORM_CLONES static void fastdl_bn_grad_sums_row_##SUFFIX(const T *FASTDL_
     fastdl_v4d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, q0 = {0}, q1 = {0}, q2 = {0}, q3 = {0}; \
     ptrdiff_t i = 0;                                                                          \
     for (; i + 16 <= n; i += 16) {                                                            \
-        const fastdl_v4d g0 = fastdl_load4_##SUFFIX(dy + i), g1 = fastdl_load4_##SUFFIX(dy + i + 4); \
+        const fastdl_v4d g0 = fastdl_load4_##SUFFIX(dy + i);                                  \
+        const fastdl_v4d g1 = fastdl_load4_##SUFFIX(dy + i + 4);                              \
         const fastdl_v4d g2 = fastdl_load4_##SUFFIX(dy + i + 8);                              \
         const fastdl_v4d g3 = fastdl_load4_##SUFFIX(dy + i + 12);                             \
         a0 += g0; a1 += g1; a2 += g2; a3 += g3;                                               \
