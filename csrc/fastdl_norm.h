@@ -12,8 +12,8 @@
  * E[x^2] - E[x]^2 cancellation), and pieces are merged with Chan's pairwise formula. Sums use
  * independent accumulators in a fixed lane order (explicit 4-lane vectors, or loops the
  * compiler vectorises without reassociation; -std=c99 keeps -ffp-contract off), so every
- * clone (AVX-512, AVX2, baseline) and every thread count gives the same bits. Chunks are fixed by the shape; the caller merges chunk partials in
- * chunk order.
+ * clone (AVX-512, AVX2, baseline) and every thread count gives the same bits. Chunks are fixed
+ * by the shape; the caller merges chunk partials in chunk order.
  *
  * The normalisation is one fused pass, y = (x - mean) * alpha + beta with per-channel
  * alpha = gamma * invstd, in x's precision. The backward's sums (dbeta = sum dy, and
