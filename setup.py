@@ -79,6 +79,8 @@ extensions = [
         "fastdl." + os.path.splitext(os.path.basename(pyx))[0],
         [pyx],
         include_dirs=[numpy.get_include(), "csrc"],
+        # Rebuild when a C header changes (the kernels live in csrc/*.h).
+        depends=sorted(glob.glob(os.path.join("csrc", "*.h"))),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
                        ("FASTDL_BUILD_DEBUG", "1" if DEBUG else "0")],
         extra_compile_args=compile_args,
