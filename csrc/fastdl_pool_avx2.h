@@ -143,7 +143,8 @@ FASTDL_AVX2 static void fastdl_pool_hpix_avx2(const float *vbp, int64_t OW, int6
         }
         for (; c < C; c++) {
             float m = s[c];
-            for (int64_t j = 1; j < kw; j++) m = is_max ? fastdl_nmax1(m, s[j * C + c]) : m + s[j * C + c];
+            for (int64_t j = 1; j < kw; j++)
+                m = is_max ? fastdl_nmax1(m, s[j * C + c]) : m + s[j * C + c];
             out[c] = m;
         }
     }
@@ -193,8 +194,10 @@ FASTDL_AVX2 static void fastdl_pool_max2x2_idx_row_avx2(const float *x0, const f
         for (; o + 8 <= OW; o += 8) {
             const __m256 a0 = _mm256_loadu_ps(x0 + 2 * o), a1 = _mm256_loadu_ps(x0 + 2 * o + 8);
             const __m256 b0 = _mm256_loadu_ps(x1 + 2 * o), b1 = _mm256_loadu_ps(x1 + 2 * o + 8);
-            const __m256 e0 = _mm256_shuffle_ps(a0, a1, 0x88), d0 = _mm256_shuffle_ps(a0, a1, 0xDD);
-            const __m256 e1 = _mm256_shuffle_ps(b0, b1, 0x88), d1 = _mm256_shuffle_ps(b0, b1, 0xDD);
+            const __m256 e0 = _mm256_shuffle_ps(a0, a1, 0x88);
+            const __m256 d0 = _mm256_shuffle_ps(a0, a1, 0xDD);
+            const __m256 e1 = _mm256_shuffle_ps(b0, b1, 0x88);
+            const __m256 d1 = _mm256_shuffle_ps(b0, b1, 0xDD);
             __m256 m = e0, t;
             __m256i off = _mm256_setzero_si256();
             t = fastdl_gt8(d0, m);
@@ -432,9 +435,9 @@ FASTDL_AVX2 static int fastdl_pool_hmax_idx_avx2(const float *vbp, const int32_t
             }
             _mm256_storeu_ps(y + o, m);
             /* column of lane l: (o + l)*sw - pw + bc */
+            const __m256i at = _mm256_add_epi32(_mm256_set1_epi32((int)o), lane);
             const __m256i col = _mm256_add_epi32(
-                _mm256_sub_epi32(_mm256_mullo_epi32(_mm256_add_epi32(_mm256_set1_epi32((int)o), lane),
-                                                    _mm256_set1_epi32((int)sw)),
+                _mm256_sub_epi32(_mm256_mullo_epi32(at, _mm256_set1_epi32((int)sw)),
                                  _mm256_set1_epi32((int)pw)), bc);
             fastdl_pool_store_idx8(idx + o, br, col, W);
         }
@@ -466,7 +469,8 @@ FASTDL_AVX2 static int fastdl_pool_hmax_idx_avx2(const float *vbp, const int32_t
         int64_t c = 0;
         for (; c + 8 <= C; c += 8) {
             __m256 m = _mm256_loadu_ps(s + c);
-            __m256i br = _mm256_loadu_si256((const __m256i *)(sr + c)), bc = _mm256_setzero_si256();
+            __m256i br = _mm256_loadu_si256((const __m256i *)(sr + c));
+            __m256i bc = _mm256_setzero_si256();
             for (int64_t j = 1; j < kw; j++) {
                 const __m256 v = _mm256_loadu_ps(s + j * C + c);
                 const __m256i r = _mm256_loadu_si256((const __m256i *)(sr + j * C + c));

@@ -366,7 +366,8 @@ FASTDL_POOL_INLINE void FN(pool_avg_row)(const T *x, const fastdl_pool_geom *g, 
     if (FASTDL_POOL_AVX2_PATH) {
         if (C == 1 && fastdl_pool_tiled2(g)) {
             fastdl_pool_2x2_row_avx2(x + r0 * L, x + (r0 + 1) * L, y, OW, 0, 0.25f);
-            if (!FN(pool_all_finite)(y, OW)) FN(pool_avg_row_exact)(x, g, oh, y, count_include_pad);
+            if (!FN(pool_all_finite)(y, OW))
+                FN(pool_avg_row_exact)(x, g, oh, y, count_include_pad);
             return;
         }
         if (C > 1) {
@@ -851,7 +852,8 @@ FASTDL_CLONES static void FN(fastdl_gap_fwd)(const T *x, T *y, const fastdl_pool
         int64_t e = 0;
         for (; e + 8 <= HW; e += 8)
             for (int k = 0; k < 8; k++) acc[k] += (double)p[e + k];
-        double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        double s = ((acc[0] + acc[4]) + (acc[1] + acc[5]))
+                   + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
         for (; e < HW; e++) s += (double)p[e];
         y[task] = (T)(s / (double)HW);
         return;

@@ -23,6 +23,9 @@ __all__ = list(_ref.__all__)
 _kernels = load_extension("fastdl._pool")
 
 _INT64 = np.dtype(np.int64)
+# The argmax kernels keep a window's row and column in int32 lanes: a plane side this long
+# (at least 2**31 - 1 pixels, i.e. an 8 GiB float32 plane) runs the reference instead.
+_MAX_SIDE = 2**31 - 2
 
 
 def _contiguous(a):
@@ -57,6 +60,9 @@ def max_pool2d(x, kernel_size, *, stride=None, padding=0, layout="NCHW", return_
     g = _ref._windows(where, h, w, kernel_size, stride, padding)
     shape = _ref._pack(nb, c, g.out_h, g.out_w, layout)
     out = check_out(where, out, shape, x.dtype)
+    if return_indices and max(h, w) > _MAX_SIDE:
+        return _ref.max_pool2d(x, kernel_size, stride=stride, padding=padding, layout=layout,
+                               return_indices=True, out=out, n_threads=n_threads)
     indices = np.empty(shape, dtype=np.int64) if return_indices else None
     if out.size:
         y = _target(out)
@@ -86,6 +92,9 @@ def max_pool2d_backward(dy, x, kernel_size, *, stride=None, padding=0, layout="N
         indices = as_array(where, "indices", indices, dtypes=(_INT64,))
         check_shape(where, "indices", indices, dy.shape, "(the shape of dy)")
         indices = _contiguous(indices)
+    if indices is None and max(h, w) > _MAX_SIDE:
+        return _ref.max_pool2d_backward(dy, x, kernel_size, stride=stride, padding=padding,
+                                        layout=layout, n_threads=n_threads)
     dx = np.empty(x.shape, dtype=x.dtype)
     if dx.size:
         ok = _kernels.max_pool_backward(_contiguous(dy), _contiguous(x), indices, dx,
