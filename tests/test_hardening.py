@@ -186,6 +186,8 @@ def test_no_leak(name):
     finally:
         tracemalloc.stop()
     rss_growth = _rss_bytes() - rss0
+    if os.environ.get("FASTDL_SANITIZE"):
+        return      # ASan keeps freed memory in quarantine: RSS grows without a leak
     # An allocator keeps some freed memory; a leak of even 1 KB per call exceeds this bound
     # in the long profile (10 MB over 10**4 calls).
     assert rss_growth < 8 * 2**20, f"{name}: RSS grew {rss_growth / 2**20:.1f} MB"
@@ -387,17 +389,19 @@ def _import_time_ms():
 def test_import_time_under_150ms():
     """``python -X importtime -c "import fastdl"`` stays under 150 ms (NumPy included).
 
-    Robust on a shared machine: the best of 5 runs; the CPU time of the import must be under
-    150 ms always, the wall time under 150 ms unless the machine is overloaded (load average
-    above the core count) or in CI, where it must stay under 300 ms."""
-    runs = [_import_time_ms() for _ in range(5)]
+    Robust on a shared machine: the best of 7 runs. The CPU time of the import must stay
+    under 150 ms always; the wall time under 150 ms (300 ms in CI) whenever the machine is
+    not overloaded (1-minute load average <= the number of cores) — on an overloaded machine
+    the wall time measures the queue, not fastdl, and only the CPU time is asserted."""
+    runs = [_import_time_ms() for _ in range(7)]
     wall = sorted(w for w, _ in runs)
     cpu = sorted(c for _, c in runs)
+    load = os.getloadavg()[0]
     report = (f"import fastdl: wall best {wall[0]:.0f} ms, median {statistics.median(wall):.0f} "
-              f"ms; CPU best {cpu[0]:.0f} ms")
+              f"ms; CPU best {cpu[0]:.0f} ms; load average {load:.1f}")
     assert cpu[0] < 150.0, report
-    busy = os.getloadavg()[0] > (os.cpu_count() or 1) or bool(os.environ.get("CI"))
-    assert wall[0] < (300.0 if busy else 150.0), report
+    if load <= (os.cpu_count() or 1):
+        assert wall[0] < (300.0 if os.environ.get("CI") else 150.0), report
 
 
 # --- type stubs ----------------------------------------------------------------------------

@@ -75,12 +75,14 @@ def stored(a, how, rng_axis=0):
     raise AssertionError(how)
 
 
-def values(rng, shape, dtype, scale=1.0, special=0.0):
-    """Normal values times ``scale``; a fraction ``special`` replaced by NaN/±inf/0/huge."""
+def values(rng, shape, dtype, scale=1.0, special=0.0, huge=False):
+    """Normal values times ``scale``; a fraction ``special`` replaced by NaN/±inf/±0 (and
+    ±1e30 with ``huge``: only for ops without sums, where +1e30 and -1e30 in one sum cancel
+    catastrophically and any two summation orders legitimately disagree)."""
     a = np.asarray(rng.standard_normal(shape) * scale)
     if special and a.size:
         hit = rng.random(shape) < special
-        pool = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30])
+        pool = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0] + ([1e30, -1e30] if huge else []))
         a[hit] = rng.choice(pool, size=int(hit.sum()))
     with np.errstate(over="ignore"):
         return a.astype(dtype)
@@ -110,8 +112,8 @@ def test_elementwise(name, shape, dtype, seed, s1, s2, axis, out, scale, special
                      keep_prob, training):
     def call():
         rng = np.random.default_rng(seed)
-        a = values(rng, shape, dtype, scale, special)
-        b = values(rng, shape, dtype, scale, special)
+        a = values(rng, shape, dtype, scale, special, huge=True)
+        b = values(rng, shape, dtype, scale, special, huge=True)
         if name in ("sigmoid_backward", "tanh_backward"):
             b = np.tanh(b) if name == "tanh_backward" else 1 / (1 + np.exp(-b.astype(np.float64)))
             b = b.astype(dtype)
@@ -352,6 +354,8 @@ def test_batch_norm(name, shape, axis, dtype, seed, sx, training, running, momen
                     scale, shift, out):
     import fastdl.reference as ref
 
+    if dtype == np.float32 and shift / scale > 1e4:
+        return      # float32 rounding of the mean: see test_defect_batch_norm_float32_mean
     def call():
         rng = np.random.default_rng(seed)
         x = stored(values(rng, shape, dtype, scale) + dtype.type(shift), sx, 1)
@@ -768,3 +772,17 @@ def test_defect_initialize_velocity_non_array_param():
                 fn(params)
             except (TypeError, ValueError):
                 pass
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "norm kernel, accuracy: float32 batch_norm normalises with the batch mean rounded to "
+    "float32, so data whose |mean| / std is ~1e5 (x = 100 + 0.001 * N(0, 1)) is off by "
+    "~1% (the reference subtracts the float64 mean; the error is |mean - fl32(mean)| * invstd)"))
+def test_defect_batch_norm_float32_mean():
+    import fastdl
+    rng = np.random.default_rng(0)
+    x = (100.0 + 0.001 * rng.standard_normal((64, 3))).astype(np.float32)
+    gamma, beta = np.ones(3, np.float32), np.zeros(3, np.float32)
+    y = fastdl.batch_norm(x, gamma, beta, axis=1)[0]
+    want = fastdl.reference.batch_norm(x, gamma, beta, axis=1)[0]
+    np.testing.assert_allclose(y, want, rtol=2e-4, atol=2e-5)
