@@ -37,7 +37,7 @@
 
 #define FASTDL_BN_LANES 16     /* independent accumulators of a sum */
 #define FASTDL_BN_PIECE 4096   /* values per shifted-sums piece (CM rows) */
-#define FASTDL_BN_BLOCK 4096   /* values per shifted-sums row block (CL) */
+#define FASTDL_BN_BLOCK 65536  /* values per shifted-sums row block (CL; one pass) */
 
 /* Count, mean and sum of squared deviations of a set of values. */
 typedef struct {
@@ -293,14 +293,29 @@ FASTDL_NORM_CLONES static void fastdl_bn_affine_cl_##SUFFIX(const T *x, ptrdiff_
     }                                                                                         \
 }                                                                                             \
                                                                                               \
-/* CL backward sums of `rows` rows: sum_dy[c], sum_dyxc[c] (C doubles each, outputs). */      \
+/* CL backward sums of `rows` rows: sum_dy[c], sum_dyxc[c] (C doubles each, outputs). Rows    \
+ * four at a time (pairwise), so each accumulator is loaded and stored once per four values. */ \
 FASTDL_NORM_CLONES static void fastdl_bn_grad_sums_cl_##SUFFIX(const T *dy, ptrdiff_t sdr,      \
         const T *x, ptrdiff_t sxr, ptrdiff_t rows, ptrdiff_t channels,                        \
         const double *FASTDL_RESTRICT mean, double *FASTDL_RESTRICT sum_dy,                   \
         double *FASTDL_RESTRICT sum_dyxc)                                                     \
 {                                                                                             \
     for (ptrdiff_t c = 0; c < channels; c++) sum_dy[c] = sum_dyxc[c] = 0.0;                   \
-    for (ptrdiff_t r = 0; r < rows; r++) {                                                    \
+    ptrdiff_t r = 0;                                                                          \
+    for (; r + 4 <= rows; r += 4) {                                                           \
+        const T *FASTDL_RESTRICT g0 = dy + r * sdr, *FASTDL_RESTRICT g1 = g0 + sdr;           \
+        const T *FASTDL_RESTRICT g2 = g1 + sdr, *FASTDL_RESTRICT g3 = g2 + sdr;               \
+        const T *FASTDL_RESTRICT v0 = x + r * sxr, *FASTDL_RESTRICT v1 = v0 + sxr;            \
+        const T *FASTDL_RESTRICT v2 = v1 + sxr, *FASTDL_RESTRICT v3 = v2 + sxr;               \
+        for (ptrdiff_t c = 0; c < channels; c++) {                                            \
+            const double a0 = (double)g0[c], a1 = (double)g1[c];                              \
+            const double a2 = (double)g2[c], a3 = (double)g3[c], m = mean[c];                 \
+            sum_dy[c] += (a0 + a1) + (a2 + a3);                                               \
+            sum_dyxc[c] += (a0 * ((double)v0[c] - m) + a1 * ((double)v1[c] - m))              \
+                         + (a2 * ((double)v2[c] - m) + a3 * ((double)v3[c] - m));             \
+        }                                                                                     \
+    }                                                                                         \
+    for (; r < rows; r++) {                                                                   \
         const T *FASTDL_RESTRICT g = dy + r * sdr;                                            \
         const T *FASTDL_RESTRICT v = x + r * sxr;                                             \
         for (ptrdiff_t c = 0; c < channels; c++) {                                            \
