@@ -274,22 +274,25 @@ static void fastdl_bn_stats_cl_##SUFFIX(const T *x, ptrdiff_t sr, ptrdiff_t r0, 
     }                                                                                         \
 }                                                                                             \
                                                                                               \
-/* y[i] = (x[i] - m) * a + b over n contiguous values (y may be x). */                        \
+/* y[i] = ((x[i] - m) - ml) * a + b over n contiguous values (y may be x). The mean is      \
+ * m + ml (ml: the part of the float64 mean below m's precision, 0 for float64): x - m is     \
+ * exact near the mean, so data far from 0 keeps its precision in float32. */               \
 FASTDL_NORM_CLONES static void fastdl_bn_affine_row_##SUFFIX(const T *x, T *y, ptrdiff_t n,     \
-        T m, T a, T b)                                                                        \
+        T m, T ml, T a, T b)                                                                  \
 {                                                                                             \
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = (x[i] - m) * a + b;                              \
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = ((x[i] - m) - ml) * a + b;                       \
 }                                                                                             \
                                                                                               \
-/* CL: rows of C values, y[r, c] = (x[r, c] - m[c]) * a[c] + b[c] (y may be x). */            \
+/* CL: rows of C values, y[r, c] = ((x[r, c] - m[c]) - ml[c]) * a[c] + b[c] (y may be x). */ \
 FASTDL_NORM_CLONES static void fastdl_bn_affine_cl_##SUFFIX(const T *x, ptrdiff_t sxr, T *y,    \
         ptrdiff_t syr, ptrdiff_t rows, ptrdiff_t channels, const T *FASTDL_RESTRICT m,        \
-        const T *FASTDL_RESTRICT a, const T *FASTDL_RESTRICT b)                               \
+        const T *FASTDL_RESTRICT ml, const T *FASTDL_RESTRICT a, const T *FASTDL_RESTRICT b)  \
 {                                                                                             \
     for (ptrdiff_t r = 0; r < rows; r++) {                                                    \
         const T *xr = x + r * sxr;                                                            \
         T *yr = y + r * syr;                                                                  \
-        for (ptrdiff_t c = 0; c < channels; c++) yr[c] = (xr[c] - m[c]) * a[c] + b[c];        \
+        for (ptrdiff_t c = 0; c < channels; c++)                                              \
+            yr[c] = ((xr[c] - m[c]) - ml[c]) * a[c] + b[c];                                   \
     }                                                                                         \
 }                                                                                             \
                                                                                               \
@@ -376,32 +379,34 @@ static inline int fastdl_bn_isa(void)
 #define FASTDL_DEFINE_NORM_STREAM(T, SUFFIX, VT, W, LOADU, SET1, SUB, MUL, ADD, STREAM)        \
 /* y = (x - m) * a + b over n contiguous values, y streamed. */                               \
 FASTDL_T_AVX2_NORM static void fastdl_bn_affine_row_stream_##SUFFIX(const T *x, T *y,          \
-        ptrdiff_t n, T m, T a, T b)                                                           \
+        ptrdiff_t n, T m, T ml, T a, T b)                                                     \
 {                                                                                             \
     ptrdiff_t i = 0;                                                                          \
-    for (; i < n && ((uintptr_t)(y + i) & 31); i++) y[i] = (x[i] - m) * a + b;                \
-    const VT vm = SET1(m), va = SET1(a), vb = SET1(b);                                        \
-    for (; i + W <= n; i += W) STREAM(y + i, ADD(MUL(SUB(LOADU(x + i), vm), va), vb));        \
-    for (; i < n; i++) y[i] = (x[i] - m) * a + b;                                             \
+    for (; i < n && ((uintptr_t)(y + i) & 31); i++) y[i] = ((x[i] - m) - ml) * a + b;         \
+    const VT vm = SET1(m), vml = SET1(ml), va = SET1(a), vb = SET1(b);                        \
+    for (; i + W <= n; i += W)                                                                \
+        STREAM(y + i, ADD(MUL(SUB(SUB(LOADU(x + i), vm), vml), va), vb));                     \
+    for (; i < n; i++) y[i] = ((x[i] - m) - ml) * a + b;                                      \
     _mm_sfence();                                                                             \
 }                                                                                             \
 /* Channel-last rows stored back to back: n values starting at channel 0, channel of value i  \
  * is i % C; me/ae/be hold C + 8 values, the per-channel ones repeated cyclically. */         \
 FASTDL_T_AVX2_NORM static void fastdl_bn_affine_flat_stream_##SUFFIX(const T *x, T *y,         \
-        ptrdiff_t n, ptrdiff_t channels, const T *me, const T *ae, const T *be)               \
+        ptrdiff_t n, ptrdiff_t channels, const T *me, const T *mle, const T *ae, const T *be) \
 {                                                                                             \
     ptrdiff_t i = 0, k = 0;                                                                   \
     for (; i < n && ((uintptr_t)(y + i) & 31); i++) {                                         \
-        y[i] = (x[i] - me[k]) * ae[k] + be[k];                                                \
+        y[i] = ((x[i] - me[k]) - mle[k]) * ae[k] + be[k];                                     \
         if (++k == channels) k = 0;                                                           \
     }                                                                                         \
     for (; i + W <= n; i += W) {                                                              \
-        STREAM(y + i, ADD(MUL(SUB(LOADU(x + i), LOADU(me + k)), LOADU(ae + k)), LOADU(be + k))); \
+        STREAM(y + i, ADD(MUL(SUB(SUB(LOADU(x + i), LOADU(me + k)), LOADU(mle + k)),          \
+                              LOADU(ae + k)), LOADU(be + k)));                                \
         k += W;                                                                               \
         if (k >= channels) k = channels >= W ? k - channels : k % channels;                   \
     }                                                                                         \
     for (; i < n; i++) {                                                                      \
-        y[i] = (x[i] - me[k]) * ae[k] + be[k];                                                \
+        y[i] = ((x[i] - me[k]) - mle[k]) * ae[k] + be[k];                                     \
         if (++k == channels) k = 0;                                                           \
     }                                                                                         \
     _mm_sfence();                                                                             \
@@ -451,11 +456,13 @@ FASTDL_DEFINE_NORM_STREAM(double, f64, __m256d, 4, _mm256_loadu_pd, _mm256_set1_
 #define FASTDL_BN_STREAM 0
 static inline int fastdl_bn_isa(void) { return 0; }
 #define FASTDL_DEFINE_NORM_STREAM_FALLBACK(T, SUFFIX)                                         \
-static void fastdl_bn_affine_row_stream_##SUFFIX(const T *x, T *y, ptrdiff_t n, T m, T a, T b) \
-{ fastdl_bn_affine_row_##SUFFIX(x, y, n, m, a, b); }                                          \
+static void fastdl_bn_affine_row_stream_##SUFFIX(const T *x, T *y, ptrdiff_t n, T m, T ml,   \
+        T a, T b)                                                                             \
+{ fastdl_bn_affine_row_##SUFFIX(x, y, n, m, ml, a, b); }                                      \
 static void fastdl_bn_affine_flat_stream_##SUFFIX(const T *x, T *y, ptrdiff_t n,              \
-        ptrdiff_t channels, const T *me, const T *ae, const T *be)                            \
-{ fastdl_bn_affine_cl_##SUFFIX(x, channels, y, channels, n / channels, channels, me, ae, be); } \
+        ptrdiff_t channels, const T *me, const T *mle, const T *ae, const T *be)              \
+{ fastdl_bn_affine_cl_##SUFFIX(x, channels, y, channels, n / channels, channels, me, mle, ae,  \
+                               be); }                                                         \
 static void fastdl_bn_dx_row_stream_##SUFFIX(const T *dy, const T *x, T *dx, ptrdiff_t n,     \
         T m, T a, T b, T k)                                                                   \
 { fastdl_bn_dx_row_##SUFFIX(dy, x, dx, n, m, a, b, k); }                                      \

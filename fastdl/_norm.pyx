@@ -34,16 +34,16 @@ cdef extern from "fastdl_norm.h" nogil:
                                 Py_ssize_t channels, double *mean, double *m2, double *scratch)
     void fastdl_bn_stats_cl_f64(const double *x, Py_ssize_t sr, Py_ssize_t r0, Py_ssize_t r1,
                                 Py_ssize_t channels, double *mean, double *m2, double *scratch)
-    void fastdl_bn_affine_row_f32(const float *x, float *y, Py_ssize_t n, float m, float a,
-                                  float b)
-    void fastdl_bn_affine_row_f64(const double *x, double *y, Py_ssize_t n, double m, double a,
-                                  double b)
+    void fastdl_bn_affine_row_f32(const float *x, float *y, Py_ssize_t n, float m, float ml,
+                                  float a, float b)
+    void fastdl_bn_affine_row_f64(const double *x, double *y, Py_ssize_t n, double m, double ml,
+                                  double a, double b)
     void fastdl_bn_affine_cl_f32(const float *x, Py_ssize_t sxr, float *y, Py_ssize_t syr,
                                  Py_ssize_t rows, Py_ssize_t channels, const float *m,
-                                 const float *a, const float *b)
+                                 const float *ml, const float *a, const float *b)
     void fastdl_bn_affine_cl_f64(const double *x, Py_ssize_t sxr, double *y, Py_ssize_t syr,
                                  Py_ssize_t rows, Py_ssize_t channels, const double *m,
-                                 const double *a, const double *b)
+                                 const double *ml, const double *a, const double *b)
     void fastdl_bn_grad_sums_cl_f32(const float *dy, Py_ssize_t sdr, const float *x,
                                     Py_ssize_t sxr, Py_ssize_t rows, Py_ssize_t channels,
                                     const double *mean, double *sum_dy, double *sum_dyxc)
@@ -63,15 +63,16 @@ cdef extern from "fastdl_norm.h" nogil:
                              const double *b, const double *k)
     int fastdl_bn_isa()
     void fastdl_bn_affine_row_stream_f32(const float *x, float *y, Py_ssize_t n, float m,
-                                         float a, float b)
+                                         float ml, float a, float b)
     void fastdl_bn_affine_row_stream_f64(const double *x, double *y, Py_ssize_t n, double m,
-                                         double a, double b)
+                                         double ml, double a, double b)
     void fastdl_bn_affine_flat_stream_f32(const float *x, float *y, Py_ssize_t n,
                                           Py_ssize_t channels, const float *me,
-                                          const float *ae, const float *be)
+                                          const float *mle, const float *ae, const float *be)
     void fastdl_bn_affine_flat_stream_f64(const double *x, double *y, Py_ssize_t n,
                                           Py_ssize_t channels, const double *me,
-                                          const double *ae, const double *be)
+                                          const double *mle, const double *ae,
+                                          const double *be)
     void fastdl_bn_dx_row_stream_f32(const float *dy, const float *x, float *dx, Py_ssize_t n,
                                      float m, float a, float b, float k)
     void fastdl_bn_dx_row_stream_f64(const double *dy, const double *x, double *dx,
@@ -231,8 +232,10 @@ def stats_cl(const floating[:, :] x, int n_threads):
 # --- normalisation: y = (x - mean) * alpha + beta ------------------------------------------
 
 def affine_cm(const floating[:, :, :] x, floating[:, :, :] y, const floating[::1] mean,
-              const floating[::1] alpha, const floating[::1] beta, int n_threads):
-    """y[o, c, :] = (x[o, c, :] - mean[c]) * alpha[c] + beta[c]; y may be x."""
+              const floating[::1] mean_lo, const floating[::1] alpha, const floating[::1] beta,
+              int n_threads):
+    """y[o, c, :] = ((x[o, c, :] - mean[c]) - mean_lo[c]) * alpha[c] + beta[c]; y may be x
+    (mean + mean_lo: the mean to x's precision and the remainder)."""
     _check_last(x.shape[2], x.strides[2], sizeof(floating))
     _check_last(y.shape[2], y.strides[2], sizeof(floating))
     cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2]
@@ -253,23 +256,26 @@ def affine_cm(const floating[:, :, :] x, floating[:, :, :] y, const floating[::1
                     if stream:
                         fastdl_bn_affine_row_stream_f32(xp + o * so + c * sc,
                                                         yp + o * yo + c * yc, inner, mean[c],
-                                                        alpha[c], beta[c])
+                                                        mean_lo[c], alpha[c], beta[c])
                     else:
                         fastdl_bn_affine_row_f32(xp + o * so + c * sc, yp + o * yo + c * yc,
-                                                 inner, mean[c], alpha[c], beta[c])
+                                                 inner, mean[c], mean_lo[c], alpha[c],
+                                                 beta[c])
                 else:
                     if stream:
                         fastdl_bn_affine_row_stream_f64(xp + o * so + c * sc,
                                                         yp + o * yo + c * yc, inner, mean[c],
-                                                        alpha[c], beta[c])
+                                                        mean_lo[c], alpha[c], beta[c])
                     else:
                         fastdl_bn_affine_row_f64(xp + o * so + c * sc, yp + o * yo + c * yc,
-                                                 inner, mean[c], alpha[c], beta[c])
+                                                 inner, mean[c], mean_lo[c], alpha[c],
+                                                 beta[c])
 
 
 def affine_cl(const floating[:, :] x, floating[:, :] y, const floating[::1] mean,
-              const floating[::1] alpha, const floating[::1] beta, int n_threads):
-    """y[r, c] = (x[r, c] - mean[c]) * alpha[c] + beta[c]; y may be x."""
+              const floating[::1] mean_lo, const floating[::1] alpha, const floating[::1] beta,
+              int n_threads):
+    """y[r, c] = ((x[r, c] - mean[c]) - mean_lo[c]) * alpha[c] + beta[c]; y may be x."""
     _check_last(x.shape[1], x.strides[1], sizeof(floating))
     _check_last(y.shape[1], y.strides[1], sizeof(floating))
     cdef Py_ssize_t n_rows = x.shape[0], channels = x.shape[1]
@@ -281,6 +287,8 @@ def affine_cl(const floating[:, :] x, floating[:, :] y, const floating[::1] mean
     cdef bint flat = (_stream(n_rows * channels, sizeof(floating)) and sr == channels
                       and yr == channels)
     cdef const floating[::1] me = np.resize(np.asarray(mean), channels + 8) if flat else mean
+    cdef const floating[::1] mle = (np.resize(np.asarray(mean_lo), channels + 8) if flat
+                                    else mean_lo)
     cdef const floating[::1] ae = np.resize(np.asarray(alpha), channels + 8) if flat else alpha
     cdef const floating[::1] be = np.resize(np.asarray(beta), channels + 8) if flat else beta
     cdef const floating *xp = &x[0, 0]
@@ -292,20 +300,22 @@ def affine_cl(const floating[:, :] x, floating[:, :] y, const floating[::1] mean
                 if flat:
                     fastdl_bn_affine_flat_stream_f32(xp + r0 * sr, yp + r0 * yr,
                                                      min(rows, n_rows - r0) * channels,
-                                                     channels, &me[0], &ae[0], &be[0])
+                                                     channels, &me[0], &mle[0], &ae[0],
+                                                     &be[0])
                 else:
                     fastdl_bn_affine_cl_f32(xp + r0 * sr, sr, yp + r0 * yr, yr,
-                                            min(rows, n_rows - r0), channels, &me[0], &ae[0],
-                                            &be[0])
+                                            min(rows, n_rows - r0), channels, &me[0], &mle[0],
+                                            &ae[0], &be[0])
             else:
                 if flat:
                     fastdl_bn_affine_flat_stream_f64(xp + r0 * sr, yp + r0 * yr,
                                                      min(rows, n_rows - r0) * channels,
-                                                     channels, &me[0], &ae[0], &be[0])
+                                                     channels, &me[0], &mle[0], &ae[0],
+                                                     &be[0])
                 else:
                     fastdl_bn_affine_cl_f64(xp + r0 * sr, sr, yp + r0 * yr, yr,
-                                            min(rows, n_rows - r0), channels, &me[0], &ae[0],
-                                            &be[0])
+                                            min(rows, n_rows - r0), channels, &me[0], &mle[0],
+                                            &ae[0], &be[0])
 
 
 # --- backward -------------------------------------------------------------------------------

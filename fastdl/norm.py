@@ -84,10 +84,17 @@ def _kernel(name, view_shape):
 
 
 def _normalize(x, out, mean, alpha, beta, axis, n):
-    """out = (x - mean) * alpha + beta per channel (mean, alpha, beta: float64 (C,))."""
+    """out = (x - mean) * alpha + beta per channel (mean, alpha, beta: float64 (C,)).
+
+    The mean goes in as x's dtype plus the remainder below that precision (mean_lo), so that
+    float32 data far from 0 (|mean| / std ~ 1e5) is centred as accurately as in float64."""
     shape = _view_shape(x.shape, axis)
     dtype = x.dtype
-    params = [np.ascontiguousarray(p, dtype=dtype) for p in (mean, alpha, beta)]
+    mean = np.asarray(mean, dtype=np.float64)
+    mean_hi = mean.astype(dtype)
+    with np.errstate(invalid="ignore"):          # inf - inf for overflowed means: unused
+        mean_lo = np.nan_to_num(mean - mean_hi.astype(np.float64), nan=0.0)
+    params = [np.ascontiguousarray(p, dtype=dtype) for p in (mean_hi, mean_lo, alpha, beta)]
     xv = _input_view(x, shape)
     yv = _output_view(out, x, shape)
     target = yv if yv is not None else np.empty(shape, dtype=dtype)

@@ -173,16 +173,20 @@ def test_streaming_stores_give_the_same_bits(shape, axis, dtype, rng):
                                **tol(dtype))
 
 
-def test_float32_with_large_offset_keeps_precision(rng):
-    # mean 1e4, std 1: no E[x^2] - E[x]^2 cancellation in the statistics.
-    x64 = rng.standard_normal((64, 4, 32, 32)) + 1e4
-    x = x64.astype(np.float32)
-    ones, zeros = np.ones(4, np.float32), np.zeros(4, np.float32)
-    y, mean, invstd = fastdl.batch_norm(x, ones, zeros)
-    want = ref.batch_norm(x.astype(np.float64), np.ones(4), np.zeros(4))
-    np.testing.assert_allclose(mean, want[1], rtol=1e-7)
-    np.testing.assert_allclose(invstd, want[2], rtol=1e-6)
-    np.testing.assert_allclose(y, want[0], rtol=1e-3, atol=2e-3)   # x - mean in float32
+@pytest.mark.parametrize("shape,axis", [((64, 4, 32, 32), 1), ((64, 32, 32, 4), -1), ((64, 3), 1)])
+def test_float32_with_large_offset_keeps_precision(shape, axis, rng):
+    # mean 1e2..1e4, std 1e-3..1: no E[x^2] - E[x]^2 cancellation in the statistics, and the
+    # float64 mean (not its float32 rounding) centres x, as in the reference.
+    channels = shape[axis]
+    for offset, scale in ((1e4, 1.0), (100.0, 1e-3)):
+        x = (offset + scale * rng.standard_normal(shape)).astype(np.float32)
+        ones, zeros = np.ones(channels, np.float32), np.zeros(channels, np.float32)
+        y, mean, invstd = fastdl.batch_norm(x, ones, zeros, axis=axis)
+        want = ref.batch_norm(x.astype(np.float64), np.ones(channels), np.zeros(channels),
+                              axis=axis)
+        np.testing.assert_allclose(mean, want[1], rtol=1e-7)
+        np.testing.assert_allclose(invstd, want[2], rtol=1e-6)
+        np.testing.assert_allclose(y, want[0], rtol=2e-4, atol=2e-5)
 
 
 def test_zero_sizes():
