@@ -20,6 +20,12 @@ Run as a script for the BENCH.md ratio (alternated fastdl / torch runs in one pr
 median of ``--pairs`` pairs)::
 
     python bench/bench_train.py --pairs 5 --batches 200 [--layout NHWC] [--reference]
+
+On a shared (loaded) machine, two thread pools fight for the 2 cores: OpenMP's spinning
+waiters (fastdl's and torch's) and OpenBLAS's own threads (NumPy GEMMs inside fastdl's
+``linear``). Measured here at load ~5: fastdl 84 ms/batch by default, 10 ms/batch with
+``OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=1``; torch also drops from ~70 to 7.5 s per
+epoch. Quote ratios with the same environment on both sides (the script prints it).
 """
 import functools
 import math
@@ -164,6 +170,8 @@ def main(argv=None):
     med = {k: float(np.median(v)) for k, v in times.items() if v}
     kernels = sorted(k for k, v in fastdl._REGISTRY.items() if v.has_kernel)
     print(f"native kernels: {', '.join(kernels) or 'none'}")
+    env = {k: os.environ.get(k, "unset") for k in ("OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS")}
+    print("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     print(f"epoch time (scaled from {args.batches} batches, median of {args.pairs}, "
           f"{args.threads} threads, layout {args.layout}):")
     for k, v in med.items():
