@@ -6,7 +6,7 @@ the API at a glance and ``python -m fastdl info`` for the build.
 """
 from ._version import __version__
 from ._config import backend, get_backend, get_num_threads, set_backend, set_num_threads
-from ._dispatch import REGISTRY as _REGISTRY, load_extension as _load_extension
+from ._dispatch import load_extension as _load_extension
 
 # The runtime core; if it (like any compiled module) cannot be imported, fastdl warns once
 # and every op runs on the reference.

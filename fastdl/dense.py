@@ -11,7 +11,7 @@ import numpy as np
 
 from ._config import resolve_n_threads
 from ._dispatch import implements, load_extension
-from ._validation import as_array, as_float, check_need, check_out, check_same_dtype, check_shape
+from ._validation import as_array, check_out, check_same_dtype, check_shape
 from .reference import dense as _ref
 
 __all__ = list(_ref.__all__)
@@ -45,22 +45,9 @@ def linear(x, w, b=None, *, activation=None, alpha=0.01, out=None, n_threads=Non
 def linear_backward(dy, x, w, *, activation=None, alpha=0.01, y=None,
                     need=("dx", "dw", "db"), n_threads=None):
     where = "linear_backward"
-    x, w = _ref._check_x_w(where, x, w)
+    dy, x, w, activation, alpha, y, need = _ref._check_backward_args(
+        where, dy, x, w, activation, alpha, y, need)
     out_shape = (x.shape[0], w.shape[0])
-    dy = as_array(where, "dy", dy, ndim=2, shape_hint="(N, out)")
-    check_same_dtype(where, "x", x, dy=dy)
-    check_shape(where, "dy", dy, out_shape, "(N, out)")
-    activation, alpha = _ref._check_activation(where, activation, alpha)
-    if activation == "leaky_relu":
-        alpha = as_float(where, "alpha", alpha, low=0)
-    if activation is not None:
-        if y is None:
-            raise ValueError(f"{where}: y (the forward output) is required with "
-                             f"activation={activation!r}; got None")
-        y = as_array(where, "y", y, ndim=2, shape_hint="(N, out)")
-        check_same_dtype(where, "x", x, y=y)
-        check_shape(where, "y", y, out_shape, "(N, out)")
-    need = check_need(where, need, _ref.GRADIENTS)
     n = resolve_n_threads(where, n_threads)
 
     dy = np.ascontiguousarray(dy)

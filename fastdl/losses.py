@@ -14,8 +14,7 @@ import numpy as np
 
 from ._config import resolve_n_threads
 from ._dispatch import implements, load_extension
-from ._validation import (as_array, as_float, as_int, check_out, check_same_dtype,
-                          check_shape)
+from ._validation import as_array, check_out, check_shape
 from .reference import losses as _ref
 
 __all__ = list(_ref.__all__)
@@ -201,16 +200,7 @@ def binary_cross_entropy_with_logits(z, y, *, reduction="mean"):
 @implements(_ref.l2_penalty, _kernels)
 def l2_penalty(weights, lambd, m):
     where = "l2_penalty"
-    if not isinstance(weights, (list, tuple)):
-        raise TypeError(f"{where}: weights must be a list or tuple of arrays; "
-                        f"got {type(weights).__name__}")
-    weights = [as_array(where, f"weights[{i}]", w) for i, w in enumerate(weights)]
-    for i, w in enumerate(weights[1:], start=1):
-        check_same_dtype(where, "weights[0]", weights[0], **{f"weights[{i}]": w})
-    lambd = as_float(where, "lambd", lambd, low=0)
-    m = as_int(where, "m", m, min_value=1)
-
-    dtype = weights[0].dtype if weights else np.dtype(np.float64)
+    weights, lambd, m, dtype = _ref._check_l2_args(where, weights, lambd, m)
     n = resolve_n_threads(where, None)
     squared_norms = 0.0
     grads = []

@@ -97,6 +97,31 @@ def linear(x, w, b=None, *, activation=None, alpha=0.01, out=None, n_threads=Non
     return _activate(out, activation, alpha)
 
 
+
+def _check_backward_args(where, dy, x, w, activation, alpha, y, need):
+    """Validate linear_backward's arrays and options (shared with the native path).
+
+    Returns ``(dy, x, w, activation, alpha, y, need)``; ``y`` is required (and checked) only
+    with an activation, and leaky ReLU then needs ``alpha >= 0`` (the sign of the input is
+    read back from ``y``).
+    """
+    x, w = _check_x_w(where, x, w)
+    out_shape = (x.shape[0], w.shape[0])
+    dy = as_array(where, "dy", dy, ndim=2, shape_hint="(N, out)")
+    check_same_dtype(where, "x", x, dy=dy)
+    check_shape(where, "dy", dy, out_shape, "(N, out)")
+    activation, alpha = _check_activation(where, activation, alpha)
+    if activation == "leaky_relu":
+        alpha = as_float(where, "alpha", alpha, low=0)
+    if activation is not None:
+        if y is None:
+            raise ValueError(f"{where}: y (the forward output) is required with "
+                             f"activation={activation!r}; got None")
+        y = as_array(where, "y", y, ndim=2, shape_hint="(N, out)")
+        check_same_dtype(where, "x", x, y=y)
+        check_shape(where, "y", y, out_shape, "(N, out)")
+    return dy, x, w, activation, alpha, y, check_need(where, need, GRADIENTS)
+
 def linear_backward(dy, x, w, *, activation=None, alpha=0.01, y=None,
                     need=("dx", "dw", "db"), n_threads=None):
     """Gradients of a dense layer ``y = act(x @ w.T + b)``.
@@ -129,22 +154,8 @@ def linear_backward(dy, x, w, *, activation=None, alpha=0.01, y=None,
         All of x's dtype.
     """
     where = "linear_backward"
-    x, w = _check_x_w(where, x, w)
-    out_shape = (x.shape[0], w.shape[0])
-    dy = as_array(where, "dy", dy, ndim=2, shape_hint="(N, out)")
-    check_same_dtype(where, "x", x, dy=dy)
-    check_shape(where, "dy", dy, out_shape, "(N, out)")
-    activation, alpha = _check_activation(where, activation, alpha)
-    if activation == "leaky_relu":
-        alpha = as_float(where, "alpha", alpha, low=0)
-    if activation is not None:
-        if y is None:
-            raise ValueError(f"{where}: y (the forward output) is required with "
-                             f"activation={activation!r}; got None")
-        y = as_array(where, "y", y, ndim=2, shape_hint="(N, out)")
-        check_same_dtype(where, "x", x, y=y)
-        check_shape(where, "y", y, out_shape, "(N, out)")
-    need = check_need(where, need, GRADIENTS)
+    dy, x, w, activation, alpha, y, need = _check_backward_args(where, dy, x, w, activation,
+                                                               alpha, y, need)
     resolve_n_threads(where, n_threads)
 
     dz = _activation_grad(dy, y, activation, alpha)

@@ -280,6 +280,24 @@ def binary_cross_entropy_with_logits(z, y, *, reduction="mean"):
 
 # --- L2 regularisation --------------------------------------------------------------------
 
+
+def _check_l2_args(where, weights, lambd, m):
+    """Validate l2_penalty's arguments (shared with the native path).
+
+    Returns ``(weights as a list of arrays, lambd, m, dtype)``; the dtype is the weights'
+    common dtype (float64 for an empty list).
+    """
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"{where}: weights must be a list or tuple of arrays; "
+                        f"got {type(weights).__name__}")
+    weights = [as_array(where, f"weights[{i}]", w) for i, w in enumerate(weights)]
+    for i, w in enumerate(weights[1:], start=1):
+        check_same_dtype(where, "weights[0]", weights[0], **{f"weights[{i}]": w})
+    lambd = as_float(where, "lambd", lambd, low=0)
+    m = as_int(where, "m", m, min_value=1)
+    dtype = weights[0].dtype if weights else np.dtype(np.float64)
+    return weights, lambd, m, dtype
+
 def l2_penalty(weights, lambd, m):
     """L2 regularisation cost ``lambd / (2 m) * sum_l ||W_l||^2`` and its gradients.
 
@@ -297,17 +315,7 @@ def l2_penalty(weights, lambd, m):
     grads : list of ndarrays
         ``lambd / m * W_l``, one per weight, of its shape and dtype.
     """
-    where = "l2_penalty"
-    if not isinstance(weights, (list, tuple)):
-        raise TypeError(f"{where}: weights must be a list or tuple of arrays; "
-                        f"got {type(weights).__name__}")
-    weights = [as_array(where, f"weights[{i}]", w) for i, w in enumerate(weights)]
-    for i, w in enumerate(weights[1:], start=1):
-        check_same_dtype(where, "weights[0]", weights[0], **{f"weights[{i}]": w})
-    lambd = as_float(where, "lambd", lambd, low=0)
-    m = as_int(where, "m", m, min_value=1)
-
-    dtype = weights[0].dtype if weights else np.dtype(np.float64)
+    weights, lambd, m, dtype = _check_l2_args("l2_penalty", weights, lambd, m)
     squared_norms = sum(np.sum(np.square(w, dtype=np.float64)) for w in weights)
     cost = dtype.type(lambd / (2 * m) * squared_norms)
     grads = [(w * np.float64(lambd / m)).astype(w.dtype) for w in weights]
