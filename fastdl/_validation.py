@@ -67,6 +67,28 @@ def _is_int(v):
     return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
+def as_float_dtype(where, dtype, name="dtype"):
+    """``dtype`` (anything ``np.dtype`` takes) as float32 or float64 (TypeError otherwise)."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: {name} must be float32 or float64; got {dtype!r}") from None
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{where}: {name} must be float32 or float64; got {dtype}")
+    return dtype
+
+
+def aligned_empty(shape, dtype, align=64):
+    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary
+    (so that streaming stores in the kernels cover whole cache lines from the first element).
+    The result is a view of a slightly larger buffer (``owndata`` is False)."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    buf = np.empty(nbytes + align, dtype=np.uint8)
+    start = -buf.ctypes.data % align
+    return buf[start:start + nbytes].view(dtype).reshape(shape)
+
+
 def as_int(where, name, v, *, min_value=None, max_value=None):
     """Return ``v`` as a Python int within [min_value, max_value]."""
     if not _is_int(v):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ._config import resolve_n_threads
 from ._dispatch import implements, load_extension
-from ._validation import as_array, check_choice, check_out, check_shape
+from ._validation import aligned_empty, as_array, check_choice, check_out, check_shape
 
 # Not `from .reference import dropout`: the package attribute `dropout` is the flat-exported
 # function, which shadows the submodule of the same name.
@@ -23,16 +23,6 @@ _random = importlib.import_module(".reference._random", __package__)
 __all__ = list(_ref.__all__)
 
 _kernels = load_extension("fastdl._dropout")
-
-
-def _aligned_empty(shape, dtype, align=64):
-    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary
-    (so the streaming stores of the kernels cover whole cache lines from the first element)."""
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buf = np.empty(nbytes + align, dtype=np.uint8)
-    start = -buf.ctypes.data % align
-    return buf[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def _fold(shape, strides):
@@ -97,8 +87,8 @@ def dropout(x, keep_prob, *, seed=None, rng=None, training=True, out=None, n_thr
         out[...] = x
         return out, None
     key = int(_random.make_key(where, seed, rng))
-    mask = _aligned_empty(x.shape, np.uint8)
-    y = _aligned_empty(x.shape, x.dtype) if out is None else out
+    mask = aligned_empty(x.shape, np.uint8)
+    y = aligned_empty(x.shape, x.dtype) if out is None else out
     if x.size == 0:
         return y, mask
     xv = _input_2d(x)
@@ -121,7 +111,7 @@ def dropout_backward(dy, mask, keep_prob):
     check_shape(where, "mask", mask, dy.shape, "(the shape of dy)")
     n = resolve_n_threads(where, None)
 
-    dx = _aligned_empty(dy.shape, dy.dtype)
+    dx = aligned_empty(dy.shape, dy.dtype)
     if dy.size == 0:
         return dx
     if mask.dtype == np.bool_:

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ._validation import FLOAT_DTYPES, as_float, as_int, check_choice
+from ._validation import as_float, as_float_dtype, as_int, check_choice
 from .reference.data import as_generator
 
 __all__ = ["zeros", "random_small", "xavier", "he", "initialize_parameters"]
@@ -22,16 +22,6 @@ def _shape(where, shape):
     if isinstance(shape, (list, tuple)):
         return tuple(as_int(where, f"shape[{i}]", s, min_value=0) for i, s in enumerate(shape))
     return (as_int(where, "shape", shape, min_value=0),)
-
-
-def _dtype(where, dtype):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{where}: dtype must be float32 or float64; got {dtype!r}") from None
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{where}: dtype must be float32 or float64; got {dtype}")
-    return dtype
 
 
 def _normal(where, shape, std, rng, dtype):
@@ -52,7 +42,7 @@ def zeros(shape, *, dtype=np.float64):
     -------
     ndarray of ``shape``
     """
-    return np.zeros(_shape("zeros", shape), dtype=_dtype("zeros", dtype))
+    return np.zeros(_shape("zeros", shape), dtype=as_float_dtype("zeros", dtype))
 
 
 def random_small(shape, scale=0.01, rng=None, *, dtype=np.float64):
@@ -72,7 +62,7 @@ def random_small(shape, scale=0.01, rng=None, *, dtype=np.float64):
     """
     where = "random_small"
     scale = as_float(where, "scale", scale, low=0.0)
-    return _normal(where, _shape(where, shape), scale, rng, _dtype(where, dtype))
+    return _normal(where, _shape(where, shape), scale, rng, as_float_dtype(where, dtype))
 
 
 def _scaled_normal(where, shape, fan_in, gain, rng, dtype):
@@ -84,7 +74,7 @@ def _scaled_normal(where, shape, fan_in, gain, rng, dtype):
         fan_in = as_int(where, "fan_in", fan_in, min_value=1)
     # An empty weight (some dimension 0) has no variance to set; fan_in may then be 0.
     std = math.sqrt(gain / fan_in) if fan_in else 0.0
-    return _normal(where, shape, std, rng, _dtype(where, dtype))
+    return _normal(where, shape, std, rng, as_float_dtype(where, dtype))
 
 
 def xavier(shape, fan_in=None, rng=None, *, dtype=np.float64):
@@ -141,7 +131,7 @@ def initialize_parameters(layer_dims, method="he", rng=None, *, dtype=np.float64
                          f"got {layer_dims!r}")
     dims = [as_int(where, f"layer_dims[{i}]", n, min_value=1) for i, n in enumerate(layer_dims)]
     method = check_choice(where, "method", method, METHODS)
-    dtype = _dtype(where, dtype)
+    dtype = as_float_dtype(where, dtype)
     rng = as_generator(where, rng)
     draw = {"he": lambda shape: he(shape, rng=rng, dtype=dtype),
             "xavier": lambda shape: xavier(shape, rng=rng, dtype=dtype),

@@ -22,7 +22,8 @@ import numpy as np
 
 from ._config import resolve_n_threads
 from ._dispatch import implements, load_extension
-from ._validation import as_array, as_float, check_choice, check_out, check_same_dtype, check_shape
+from ._validation import (aligned_empty, as_array, as_float, check_choice, check_out,
+                          check_same_dtype, check_shape)
 from .reference import norm as _ref
 
 __all__ = list(_ref.__all__)
@@ -31,16 +32,6 @@ _kernels = load_extension("fastdl._norm")
 
 
 # --- views ----------------------------------------------------------------------------------
-
-def _aligned_empty(shape, dtype, align=64):
-    """An uninitialised C-contiguous array whose data starts on an ``align``-byte boundary
-    (so the streaming stores of the kernels cover whole cache lines from the first element)."""
-    dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    buf = np.empty(nbytes + align, dtype=np.uint8)
-    start = -buf.ctypes.data % align
-    return buf[start:start + nbytes].view(dtype).reshape(shape)
-
 
 def _geometry(shape, axis):
     """(outer, C, inner): the products of the axes before and after the channel axis."""
@@ -120,7 +111,7 @@ def batch_norm(x, gamma, beta, *, running_mean=None, running_var=None, training=
     eps = as_float(where, "eps", eps, low=0.0, low_open=True)
     running_mean = _ref._running_stat(where, "running_mean", running_mean, x, channels, training)
     running_var = _ref._running_stat(where, "running_var", running_var, x, channels, training)
-    out = (_aligned_empty(x.shape, x.dtype) if out is None
+    out = (aligned_empty(x.shape, x.dtype) if out is None
            else check_out(where, out, x.shape, x.dtype))
     n = resolve_n_threads(where, n_threads)
 
@@ -171,7 +162,7 @@ def batch_norm_backward(dy, x, gamma, mean, invstd, *, axis=1, n_threads=None):
                                              ("invstd", invstd)))
     n = resolve_n_threads(where, n_threads)
 
-    dx = _aligned_empty(x.shape, x.dtype)
+    dx = aligned_empty(x.shape, x.dtype)
     if x.size == 0:
         zeros = np.zeros(channels, dtype=x.dtype)
         return dx, zeros, zeros.copy()

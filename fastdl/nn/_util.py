@@ -1,18 +1,5 @@
-"""Small helpers shared by the layers: a buffer cache and per-layer argument checks."""
+"""Small helpers shared by the layers: a buffer cache."""
 import numpy as np
-
-from .._validation import FLOAT_DTYPES
-
-
-def float_dtype(where, dtype):
-    """``dtype`` as a NumPy float32/float64 dtype (TypeError otherwise)."""
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{where}: dtype must be float32 or float64; got {dtype!r}") from None
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{where}: dtype must be float32 or float64; got {dtype}")
-    return dtype
 
 
 class BufferCache:

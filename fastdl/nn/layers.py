@@ -25,7 +25,8 @@ from .. import norm as _norm
 from .. import pool as _pool
 from .. import init as _init
 from .._validation import as_float, as_int, as_pair, check_choice, check_layout
-from ._util import BufferCache, float_dtype
+from .._validation import as_float_dtype as float_dtype
+from ._util import BufferCache
 
 # The dropout module is shadowed by the dropout function in the fastdl namespace.
 _drop = importlib.import_module("fastdl.dropout")
