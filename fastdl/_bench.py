@@ -69,6 +69,27 @@ def build_cases(quick, threads):
         "torch": torch and (lambda: torch.nn.functional.conv2d(tx, tw, padding=1)),
     }, "GFLOP/s", flops)
 
+    # conv-a forward, NHWC (PyTorch channels_last)
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    wh = np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+    if torch:
+        txh = tx.contiguous(memory_format=torch.channels_last)
+        twh = tw.contiguous(memory_format=torch.channels_last)
+    add("conv-a fwd NHWC", f"{xh.shape} * (3,3,64,64) p1", {
+        "fastdl": lambda: fastdl.conv2d(xh, wh, padding=1, layout="NHWC"),
+        "torch": torch and (lambda: torch.nn.functional.conv2d(txh, twh, padding=1)),
+    }, "GFLOP/s", flops)
+
+    # conv-c forward, NCHW
+    xc = _arr((32 // s, 128, 28, 28), 14)
+    wc = _arr((128, 128, 3, 3), 15) * 0.03
+    if torch:
+        txc, twc = torch.from_numpy(xc), torch.from_numpy(wc)
+    add("conv-c fwd NCHW", f"{xc.shape} * (128,128,3,3) p1", {
+        "fastdl": lambda: fastdl.conv2d(xc, wc, padding=1),
+        "torch": torch and (lambda: torch.nn.functional.conv2d(txc, twc, padding=1)),
+    }, "GFLOP/s", 2 * xc.shape[0] * 128 * 28 * 28 * 128 * 9)
+
     # pool-a max 2x2 forward, NCHW
     xp = _arr((32 // s, 64, 112, 112), 2)
     txp = torch.from_numpy(xp) if torch else None
@@ -76,6 +97,11 @@ def build_cases(quick, threads):
         "fastdl": lambda: fastdl.max_pool2d(xp, 2),
         "reference": lambda: ref.max_pool2d(xp, 2),
         "torch": torch and (lambda: torch.nn.functional.max_pool2d(txp, 2)),
+    }, "GB/s", xp.nbytes * 1.25)
+
+    add("pool-c avg fwd NCHW", f"{xp.shape} k2 s2", {
+        "fastdl": lambda: fastdl.avg_pool2d(xp, 2),
+        "torch": torch and (lambda: torch.nn.functional.avg_pool2d(txp, 2)),
     }, "GB/s", xp.nbytes * 1.25)
 
     # bn-a training forward
@@ -153,6 +179,25 @@ def build_cases(quick, threads):
         "reference": lambda: adam(ref, pr, mr, vr),
         "torch fused": torch and (lambda: topt.step()),
     }, "GB/s", 28 * n)
+
+    # adam-b: 200 arrays of 50,000 parameters
+    pb = [_arr((50_000 // s,), 20 + i) for i in range(200)]
+    gb = [a * 1e-2 for a in pb]
+    mb, vb = [np.zeros_like(a) for a in pb], [np.zeros_like(a) for a in pb]
+    stepb = {"t": 0}
+
+    def adam_b():
+        stepb["t"] += 1
+        fastdl.adam_step(pb, gb, mb, vb, t=stepb["t"])
+    if torch:
+        tpb = [torch.from_numpy(a.copy()).requires_grad_() for a in pb]
+        for tp_, g_ in zip(tpb, gb):
+            tp_.grad = torch.from_numpy(g_)
+        toptb = torch.optim.Adam(tpb, lr=1e-3, fused=True)
+    add("adam-b step", f"200 x {pb[0].size:,} params", {
+        "fastdl": adam_b,
+        "torch fused": torch and (lambda: toptb.step()),
+    }, "GB/s", 28 * 200 * pb[0].size)
 
     # nms-a and iou
     boxes, scores = _boxes(1000)
