@@ -79,23 +79,26 @@ FASTDL_NORM_CLONES static void fastdl_moments_merge_channels(double na,
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTDL_BN_VEC 1
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"    /* the 4-lane helpers are inlined, never called */
+#pragma GCC diagnostic ignored "-Wpsabi"    /* the 4-lane helpers are always inlined */
 #endif
 typedef double fastdl_v4d __attribute__((vector_size(32)));
-static inline fastdl_v4d fastdl_load4_f32(const float *p)
+/* always_inline: a real call would pass 32-byte vectors under different ABIs in the
+ * baseline and AVX clones (seen as a crash in the -O0 sanitizer build) */
+#define FASTDL_V4_INLINE static inline __attribute__((always_inline))
+FASTDL_V4_INLINE fastdl_v4d fastdl_load4_f32(const float *p)
 {
     /* element-wise (a memcpy into a 4-float vector compiles to partial-register loads that
      * chain the loop's iterations and stall streaming from memory) */
     const fastdl_v4d v = {(double)p[0], (double)p[1], (double)p[2], (double)p[3]};
     return v;
 }
-static inline fastdl_v4d fastdl_load4_f64(const double *p)
+FASTDL_V4_INLINE fastdl_v4d fastdl_load4_f64(const double *p)
 {
     fastdl_v4d v;
     memcpy(&v, p, sizeof v);
     return v;
 }
-static inline double fastdl_hsum4(fastdl_v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+FASTDL_V4_INLINE double fastdl_hsum4(fastdl_v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 #else
 #define FASTDL_BN_VEC 0
 #endif
