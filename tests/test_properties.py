@@ -737,20 +737,13 @@ def test_regression_random_crop_huge_padding():
                 assert "random_crop" in str(exc), str(exc)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "optim reference: initialize_adam's errors name initialize_velocity "
-    "(fastdl/reference/optim.py: initialize_adam validates through initialize_velocity)"))
-def test_defect_initialize_adam_error_names_itself():
+def test_regression_initialize_adam_error_names_itself():
     import fastdl
     with pytest.raises(TypeError, match="initialize_adam"):
         fastdl.initialize_adam(3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "activations reference: sigmoid_backward / tanh_backward return a NumPy scalar for a 0-d "
-    "input (plain NumPy arithmetic on 0-d arrays) where the native path and the other "
-    "backward ops return a 0-d ndarray"))
-def test_defect_0d_backward_returns_array():
+def test_regression_0d_backward_returns_array():
     import fastdl
     for dtype in FLOATS:
         dy, y = np.array(0.5, dtype), np.array(0.25, dtype)
@@ -758,11 +751,7 @@ def test_defect_0d_backward_returns_array():
             assert isinstance(getattr(fastdl.reference, name)(dy, y), np.ndarray), name
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "optim reference: initialize_velocity / initialize_adam raise AttributeError for a "
-    "parameter that is not an ndarray (a Python float or a nested list): "
-    "fastdl/reference/optim.py initialize_velocity reads p.dtype of the unconverted p"))
-def test_defect_initialize_velocity_non_array_param():
+def test_regression_initialize_velocity_non_array_param():
     import fastdl
     for fn in (fastdl.initialize_velocity, fastdl.initialize_adam):
         for params in ([2.5], [[1.0, 2.0]]):

@@ -89,13 +89,13 @@ def sigmoid_backward(dy, y):
         The forward output ``sigmoid(x)``.
     """
     dy, y = _pair("sigmoid_backward", "dy", dy, "y", y)
-    return dy * y * (1 - y)
+    return np.asarray(dy * y * (1 - y))   # a 0-d ndarray (not a scalar) for 0-d inputs
 
 
 def tanh_backward(dy, y):
     """Gradient through tanh from its output: ``dy * (1 - y**2)``. Shapes as sigmoid_backward."""
     dy, y = _pair("tanh_backward", "dy", dy, "y", y)
-    return dy * (1 - y * y)
+    return np.asarray(dy * (1 - y * y))
 
 
 def relu_backward(dy, x):

@@ -275,10 +275,14 @@ def initialize_velocity(params):
     velocities : list of ndarray
         New zero arrays with the shapes and dtypes of ``params``.
     """
-    where = "initialize_velocity"
+    return _zero_state("initialize_velocity", params)
+
+
+def _zero_state(where, params):
+    """New zero arrays shaped and typed like ``params`` (validated under ``where``'s name)."""
     _check_list_type(where, "params", params)
-    return [np.zeros(as_array(where, f"params[{i}]", p).shape, dtype=p.dtype)
-            for i, p in enumerate(params)]
+    checked = [as_array(where, f"params[{i}]", p) for i, p in enumerate(params)]
+    return [np.zeros(p.shape, dtype=p.dtype) for p in checked]
 
 
 def initialize_adam(params):
@@ -293,7 +297,7 @@ def initialize_adam(params):
     m, v : list of ndarray
         Two lists of new zero arrays with the shapes and dtypes of ``params``.
     """
-    m = initialize_velocity(params)
+    m = _zero_state("initialize_adam", params)
     return m, [np.zeros_like(a) for a in m]
 
 
