@@ -180,3 +180,14 @@ def test_compiled_core_is_loaded():
     assert _dispatch.load_extension("fastdl._threads") is not None, (
         "fastdl's compiled extension is not importable: install with `pip install .[test]` "
         "and run plain `pytest` (or build in place: python setup.py build_ext --inplace)")
+
+
+def test_openmp_wait_policy_defaults_to_passive_unless_set():
+    import os
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    code = "import os, fastdl; print(os.environ.get('OMP_WAIT_POLICY'))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert res.stdout.strip() == "PASSIVE", res.stderr
+    res = run_python(code, {"OMP_WAIT_POLICY": "ACTIVE"})
+    assert res.stdout.strip() == "ACTIVE"
