@@ -250,7 +250,7 @@ def run_bench(args):
              if args.only is None or args.only in c[0]]
     print(f"fastdl {fastdl.__version__} bench: {args.threads} thread(s) on every side, median "
           f"of {args.repeats} alternated runs (reference: at most 3); ratio = side / fastdl")
-    header = f"{'case':22s} {'shape':32s} {'fastdl ms':>10s}  {'rate (limit)':>18s}  peers"
+    header = f"{'case':22s} {'shape':32s} {'fastdl ms':>10s}  {'rate (BENCH.md limit)':>22s}  peers"
     print(header)
     print("-" * len(header))
     for case_id, shape, sides, (unit, amount) in cases:
