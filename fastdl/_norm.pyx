@@ -62,6 +62,7 @@ cdef extern from "fastdl_norm.h" nogil:
                              Py_ssize_t channels, const double *m, const double *a,
                              const double *b, const double *k)
     int fastdl_bn_isa()
+    int fastdl_bn_resident(const void *p, size_t n_bytes)
     void fastdl_bn_affine_row_stream_f32(const float *x, float *y, Py_ssize_t n, float m,
                                          float ml, float a, float b)
     void fastdl_bn_affine_row_stream_f64(const double *x, double *y, Py_ssize_t n, double m,
@@ -114,16 +115,33 @@ def streaming_available():
 
 
 def set_stream_bytes(Py_ssize_t n_bytes):
-    """Set the output size from which stores are streaming (tests force both paths); returns
-    the previous value."""
+    """Set the output size from which stores are streaming when the output is already backed
+    by memory; 0 streams always (tests force both paths). Returns the previous value."""
     global _stream_bytes
     old = _stream_bytes
     _stream_bytes = n_bytes
     return old
 
 
-cdef inline bint _stream(Py_ssize_t n_values, Py_ssize_t itemsize) noexcept nogil:
-    return _isa != 0 and n_values * itemsize >= _stream_bytes
+cdef bint _stream(const char *first, Py_ssize_t ndim, Py_ssize_t *shape, Py_ssize_t *strides,
+                  Py_ssize_t itemsize) noexcept nogil:
+    """Write the output view (first element, shape, byte strides) with streaming stores: when
+    it is large and already backed by memory (a fresh allocation's untouched pages fault on
+    the first store, and streaming over the zeroed pages is slower than storing normally).
+    A stream threshold of 0 streams always (tests)."""
+    cdef Py_ssize_t n_values = 1, d
+    cdef const char *lo = first
+    cdef const char *hi = first
+    for d in range(ndim):
+        n_values *= shape[d]
+        if shape[d] > 1:
+            if strides[d] < 0:
+                lo += (shape[d] - 1) * strides[d]
+            else:
+                hi += (shape[d] - 1) * strides[d]
+    if _isa == 0 or n_values * itemsize < _stream_bytes:
+        return False
+    return _stream_bytes == 0 or fastdl_bn_resident(lo, <size_t>(hi - lo + itemsize)) != 0
 
 
 cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
@@ -244,7 +262,8 @@ def affine_cm(const floating[:, :, :] x, floating[:, :, :] y, const floating[::1
     cdef Py_ssize_t n_rows = outer * channels, group = max(<Py_ssize_t>1, APPLY_TARGET // inner)
     cdef Py_ssize_t n_groups = _ceil_div(n_rows, group), g, r, o, c
     cdef int nt = _threads(n_rows * inner, n_groups, n_threads)
-    cdef bint stream = _stream(n_rows * inner, sizeof(floating))
+    cdef bint stream = _stream(<const char *>&y[0, 0, 0], 3, y.shape, y.strides,
+                               sizeof(floating))
     cdef const floating *xp = &x[0, 0, 0]
     cdef floating *yp = &y[0, 0, 0]
     with nogil:
@@ -284,8 +303,9 @@ def affine_cl(const floating[:, :] x, floating[:, :] y, const floating[::1] mean
     cdef Py_ssize_t n_groups = _ceil_div(n_rows, rows), g, r0
     cdef int nt = _threads(n_rows * channels, n_groups, n_threads)
     # Streaming over back-to-back rows, with the parameters repeated cyclically (C + 8).
-    cdef bint flat = (_stream(n_rows * channels, sizeof(floating)) and sr == channels
-                      and yr == channels)
+    cdef bint flat = (sr == channels and yr == channels
+                      and _stream(<const char *>&y[0, 0], 2, y.shape, y.strides,
+                                  sizeof(floating)))
     cdef const floating[::1] me = np.resize(np.asarray(mean), channels + 8) if flat else mean
     cdef const floating[::1] mle = (np.resize(np.asarray(mean_lo), channels + 8) if flat
                                     else mean_lo)
@@ -409,7 +429,8 @@ def dx_cm(const floating[:, :, :] dy, const floating[:, :, :] x, floating[:, :, 
     cdef Py_ssize_t n_rows = outer * channels, group = max(<Py_ssize_t>1, APPLY_TARGET // inner)
     cdef Py_ssize_t n_groups = _ceil_div(n_rows, group), g, r, o, c
     cdef int nt = _threads(n_rows * inner, n_groups, n_threads)
-    cdef bint stream = _stream(n_rows * inner, sizeof(floating))
+    cdef bint stream = _stream(<const char *>&dx[0, 0, 0], 3, dx.shape, dx.strides,
+                               sizeof(floating))
     cdef const floating *xp = &x[0, 0, 0]
     cdef const floating *dp = &dy[0, 0, 0]
     cdef floating *op = &dx[0, 0, 0]
@@ -451,8 +472,9 @@ def dx_cl(const floating[:, :] dy, const floating[:, :] x, floating[:, :] dx,
     cdef Py_ssize_t rows = max(<Py_ssize_t>1, APPLY_TARGET // channels)
     cdef Py_ssize_t n_groups = _ceil_div(n_rows, rows), g, r0
     cdef int nt = _threads(n_rows * channels, n_groups, n_threads)
-    cdef bint flat = (_stream(n_rows * channels, sizeof(floating)) and sr == channels
-                      and dr == channels and orow == channels)
+    cdef bint flat = (sr == channels and dr == channels and orow == channels
+                      and _stream(<const char *>&dx[0, 0], 2, dx.shape, dx.strides,
+                                  sizeof(floating)))
     cdef const floating[::1] me = np.resize(np.asarray(mean), channels + 8) if flat else mean
     cdef const floating[::1] ae = np.resize(np.asarray(a), channels + 8) if flat else a
     cdef const floating[::1] be = np.resize(np.asarray(b), channels + 8) if flat else b

@@ -148,6 +148,37 @@ def test_out_strided_in_place_and_overlapping(dtype, rng):
     np.testing.assert_allclose(y, ref.batch_norm(x[::-1], gamma, beta)[0], **tol(dtype))
 
 
+@pytest.mark.parametrize("shape,axis", [((3, 40, 33, 35), 1), ((3, 33, 35, 40), -1),
+                                        ((700, 200), -1)])
+def test_untouched_output_pages_take_the_same_bits(shape, axis, rng):
+    """Streaming is skipped for an output whose pages are not mapped yet (a fresh mmap) and
+    used for a mapped one: the same bits either way, every element written."""
+    import mmap
+    if not kernels.streaming_available():
+        pytest.skip("no streaming kernels on this CPU")
+    x, gamma, beta = data(rng, shape, axis, np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    old = kernels.set_stream_bytes(1)               # any size, if the pages are resident
+    try:
+        maps = [mmap.mmap(-1, x.nbytes) for _ in range(2)]
+        fresh = np.frombuffer(maps[0], np.float32).reshape(shape)   # no page touched
+        mapped = np.frombuffer(maps[1], np.float32).reshape(shape)
+        mapped.fill(np.nan)
+        got = [fastdl.batch_norm(x, gamma, beta, axis=axis, out=o)[0] for o in (fresh, mapped)]
+        grads = [fastdl.batch_norm_backward(dy, x, gamma, *fastdl.batch_norm(x, gamma, beta,
+                                                                             axis=axis)[1:],
+                                            axis=axis) for _ in range(2)]
+    finally:
+        kernels.set_stream_bytes(old)
+    np.testing.assert_array_equal(got[0], got[1])
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_allclose(got[0], ref.batch_norm(x, gamma, beta, axis=axis)[0],
+                               **tol(np.float32))
+    del got, fresh, mapped
+    for m in maps:
+        m.close()
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("shape,axis", [((3, 5, 7, 9), 1), ((3, 7, 9, 5), -1), ((31, 13), -1),
                                         ((50, 3), -1), ((4, 3, 2, 5), -3)])
