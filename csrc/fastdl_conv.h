@@ -52,6 +52,13 @@ typedef struct {
     const int64_t *kk_off;            /* per reduction column kk: c · xs_c */
     const int64_t *kk_r, *kk_s;       /* per kk: kernel row r and column s */
     const int64_t *kk_delta;          /* per kk: c·xs_c + r·xs_h + s·xs_w */
+    /* direct path (fastdl_conv_direct.h), set by fastdl_conv_direct_setup */
+    int64_t d_rows, d_blocks;         /* output rows per task; tasks per image */
+    int64_t d_Hq, d_Wq, d_pitch;      /* slab: NCHW phase-plane rows and columns; NHWC rows
+                                         and row pitch */
+    int64_t d_slab;                   /* slab elements, tail included */
+    const int64_t *d_delta;           /* per kk: its offset in the slab */
+    const int64_t *d_pix;             /* per pixel of a row block: its offset in the slab */
 } fastdl_conv_geom;
 
 static inline int64_t fastdl_conv_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -87,24 +94,72 @@ static void fastdl_conv_pixel_table(const fastdl_conv_geom *g, int64_t p0, int64
     }
 }
 
+/* Direct path for blocks of `rows` output rows: the slab's shape and the tables delta (CRS
+ * entries) and pix (rows·Wo entries); see fastdl_conv_direct.h. */
+static void fastdl_conv_direct_setup(fastdl_conv_geom *g, int64_t rows, int64_t *delta,
+                                     int64_t *pix)
+{
+    const int64_t C = g->C, R = g->R, S = g->S, sh = g->sh, sw = g->sw, Wo = g->Wo;
+    g->d_rows = rows;
+    g->d_blocks = (g->Ho + rows - 1) / rows;
+    if (!g->nhwc) {
+        const int64_t Wq = Wo + (S - 1) / sw, Hq = rows + (R - 1) / sh, plane = Hq * Wq;
+        g->d_Hq = Hq;
+        g->d_Wq = Wq;
+        g->d_pitch = Wq;
+        g->d_slab = C * sh * sw * plane + FASTDL_CONV_NR_MAX + S + 16;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t s = 0; s < S; s++)
+                    delta[(c * R + r) * S + s] = ((c * sh + r % sh) * sw + s % sw) * plane
+                                                 + (r / sh) * Wq + s / sw;
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t ow = 0; ow < Wo; ow++)
+                pix[i * Wo + ow] = i * Wq + ow;
+    } else {
+        const int64_t Wp = (Wo - 1) * sw + S, pitch = Wp * C;
+        g->d_Hq = (rows - 1) * sh + R;
+        g->d_Wq = Wp;
+        g->d_pitch = pitch;
+        g->d_slab = g->d_Hq * pitch;
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t s = 0; s < S; s++)
+                for (int64_t c = 0; c < C; c++)
+                    delta[(r * S + s) * C + c] = r * pitch + s * C + c;
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t ow = 0; ow < Wo; ow++)
+                pix[i * Wo + ow] = i * sh * pitch + ow * sw * C;
+    }
+}
+
 #define FASTDL_CONV_T float
 #define FASTDL_CONV_SFX f32
 #define FASTDL_CONV_NR fastdl_conv_nr_f32
 #define FASTDL_CONV_UKR fastdl_conv_ukr_f32
+#define FASTDL_CONV_UKRA fastdl_conv_ukra_f32
+#define FASTDL_CONV_UKRB fastdl_conv_ukrb_f32
 #include "fastdl_conv_impl.h"
+#include "fastdl_conv_direct.h"
 #undef FASTDL_CONV_T
 #undef FASTDL_CONV_SFX
 #undef FASTDL_CONV_NR
 #undef FASTDL_CONV_UKR
+#undef FASTDL_CONV_UKRA
+#undef FASTDL_CONV_UKRB
 
 #define FASTDL_CONV_T double
 #define FASTDL_CONV_SFX f64
 #define FASTDL_CONV_NR fastdl_conv_nr_f64
 #define FASTDL_CONV_UKR fastdl_conv_ukr_f64
+#define FASTDL_CONV_UKRA fastdl_conv_ukra_f64
+#define FASTDL_CONV_UKRB fastdl_conv_ukrb_f64
 #include "fastdl_conv_impl.h"
+#include "fastdl_conv_direct.h"
 #undef FASTDL_CONV_T
 #undef FASTDL_CONV_SFX
 #undef FASTDL_CONV_NR
 #undef FASTDL_CONV_UKR
+#undef FASTDL_CONV_UKRA
+#undef FASTDL_CONV_UKRB
 
 #endif /* FASTDL_CONV_H */

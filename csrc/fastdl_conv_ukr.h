@@ -62,6 +62,58 @@ static void fastdl_ukr_f64_generic(int64_t kc, const double *a, const double *b,
             c[i * ldc + j] = acc ? c[i * ldc + j] + t[i][j] : t[i][j];
 }
 
+
+/* Portable gather kernels (see the AVX versions below for the contract). */
+#define FASTDL_DEFINE_GATHER_GENERIC(SFX, T, NRV)                                             \
+    static void fastdl_ukra_##SFX(int64_t kc, const T *const *ap, const int64_t *off,         \
+                                  const T *b, int64_t ldb, T *c, int64_t ldc, int acc,        \
+                                  const T *bias, int relu)                                    \
+    {                                                                                         \
+        T t[FASTDL_CONV_MR][NRV];                                                             \
+        memset(t, 0, sizeof t);                                                               \
+        for (int64_t k = 0; k < kc; k++) {                                                    \
+            for (int i = 0; i < FASTDL_CONV_MR; i++) {                                        \
+                const T ai = ap[i][off[k]];                                                   \
+                for (int j = 0; j < NRV; j++)                                                 \
+                    t[i][j] += ai * b[k * ldb + j];                                           \
+            }                                                                                 \
+        }                                                                                     \
+        for (int i = 0; i < FASTDL_CONV_MR; i++)                                              \
+            for (int j = 0; j < NRV; j++) {                                                   \
+                T v = acc ? c[i * ldc + j] + t[i][j] : t[i][j];                               \
+                if (bias)                                                                     \
+                    v += bias[j];                                                             \
+                c[i * ldc + j] = (relu && v < 0) ? (T)0 : v;                                  \
+            }                                                                                 \
+    }                                                                                         \
+    static void fastdl_ukrb_##SFX(int64_t kc, const T *a, const T *b, const int64_t *off,     \
+                                  T *c, int64_t ldc, int acc)                                 \
+    {                                                                                         \
+        T t[FASTDL_CONV_MR][NRV];                                                             \
+        memset(t, 0, sizeof t);                                                               \
+        for (int64_t k = 0; k < kc; k++) {                                                    \
+            const T *bk = b + off[k];                                                         \
+            for (int i = 0; i < FASTDL_CONV_MR; i++)                                          \
+                for (int j = 0; j < NRV; j++)                                                 \
+                    t[i][j] += a[k * FASTDL_CONV_MR + i] * bk[j];                             \
+        }                                                                                     \
+        for (int i = 0; i < FASTDL_CONV_MR; i++)                                              \
+            for (int j = 0; j < NRV; j++)                                                     \
+                c[i * ldc + j] = acc ? c[i * ldc + j] + t[i][j] : t[i][j];                    \
+    }
+FASTDL_DEFINE_GATHER_GENERIC(f32_generic, float, FASTDL_CONV_NR_F32)
+FASTDL_DEFINE_GATHER_GENERIC(f64_generic, double, FASTDL_CONV_NR_F64)
+
+typedef void (*fastdl_ukra_f32_t)(int64_t, const float *const *, const int64_t *, const float *,
+                                  int64_t, float *, int64_t, int, const float *, int);
+typedef void (*fastdl_ukra_f64_t)(int64_t, const double *const *, const int64_t *,
+                                  const double *, int64_t, double *, int64_t, int,
+                                  const double *, int);
+typedef void (*fastdl_ukrb_f32_t)(int64_t, const float *, const float *, const int64_t *,
+                                  float *, int64_t, int);
+typedef void (*fastdl_ukrb_f64_t)(int64_t, const double *, const double *, const int64_t *,
+                                  double *, int64_t, int);
+
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(FASTDL_NO_AVX2)
 #define FASTDL_CONV_HAVE_AVX2 1
 #include <immintrin.h>
@@ -234,6 +286,194 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
     FASTDL_UKR512_STORE(4, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
     FASTDL_UKR512_STORE(5, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
 }
+
+/* Direct ("gather") micro-kernels, used where the input is read in place from a padded slab
+ * instead of being packed (fastdl_conv_direct.h):
+ *
+ *   gather-A  C[i][j] (=|+=) Σ_k ap[i][off[k]] · b[k·ldb + j]  (+ bias[j], ReLU)
+ *             the MR rows of A are MR pointers, column k of every row at offset off[k];
+ *             B rows are NR contiguous values, ldb apart.
+ *   gather-B  C[i][j] (=|+=) Σ_k a[k·MR + i] · b[off[k] + j]
+ *             A is a packed MR-row panel; row k of B is NR contiguous values at b + off[k].
+ *
+ * One template per ISA, instantiated for float and double below. */
+#define FASTDL_GA_ROW(i)                                                                      \
+    do {                                                                                      \
+        const V t_ = SET1(a##i[o]);                                                           \
+        c##i##0 = FMA(t_, b0, c##i##0);                                                       \
+        c##i##1 = FMA(t_, b1, c##i##1);                                                       \
+    } while (0)
+#define FASTDL_GB_ROW(i)                                                                      \
+    do {                                                                                      \
+        const V t_ = SET1(a[i]);                                                              \
+        c##i##0 = FMA(t_, b0, c##i##0);                                                       \
+        c##i##1 = FMA(t_, b1, c##i##1);                                                       \
+    } while (0)
+#define FASTDL_GA_STORE(i)                                                                    \
+    do {                                                                                      \
+        V x0 = c##i##0, x1 = c##i##1;                                                         \
+        T *ci = c + (i) * ldc;                                                                \
+        if (acc) {                                                                            \
+            x0 = ADD(LOADU(ci), x0);                                                          \
+            x1 = ADD(LOADU(ci + VW), x1);                                                     \
+        }                                                                                     \
+        if (bias) {                                                                           \
+            x0 = ADD(x0, LOADU(bias));                                                        \
+            x1 = ADD(x1, LOADU(bias + VW));                                                   \
+        }                                                                                     \
+        if (relu) { /* max(0, x): NaN stays NaN, -0 stays -0, as in the epilogue in C */      \
+            x0 = MAX(ZERO(), x0);                                                             \
+            x1 = MAX(ZERO(), x1);                                                             \
+        }                                                                                     \
+        STOREU(ci, x0);                                                                       \
+        STOREU(ci + VW, x1);                                                                  \
+    } while (0)
+#define FASTDL_GB_STORE(i)                                                                    \
+    do {                                                                                      \
+        V x0 = c##i##0, x1 = c##i##1;                                                         \
+        if (acc) {                                                                            \
+            x0 = ADD(LOADU(c + (i) * ldc), x0);                                               \
+            x1 = ADD(LOADU(c + (i) * ldc + VW), x1);                                          \
+        }                                                                                     \
+        STOREU(c + (i) * ldc, x0);                                                            \
+        STOREU(c + (i) * ldc + VW, x1);                                                       \
+    } while (0)
+#define FASTDL_ZERO12                                                                         \
+    V c00 = ZERO(), c01 = ZERO(), c10 = ZERO(), c11 = ZERO(), c20 = ZERO(), c21 = ZERO();    \
+    V c30 = ZERO(), c31 = ZERO(), c40 = ZERO(), c41 = ZERO(), c50 = ZERO(), c51 = ZERO()
+
+#define FASTDL_DEFINE_GATHER(SFX, TGT)                                                        \
+    TGT static void fastdl_ukra_##SFX(int64_t kc, const T *const *ap, const int64_t *off,     \
+                                      const T *b, int64_t ldb, T *c, int64_t ldc, int acc,    \
+                                      const T *bias, int relu)                                \
+    {                                                                                         \
+        const T *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5]; \
+        FASTDL_ZERO12;                                                                        \
+        for (int64_t k = 0; k < kc; k++) {                                                    \
+            const int64_t o = off[k];                                                         \
+            const V b0 = LOADU(b), b1 = LOADU(b + VW);                                        \
+            b += ldb;                                                                         \
+            FASTDL_GA_ROW(0);                                                                 \
+            FASTDL_GA_ROW(1);                                                                 \
+            FASTDL_GA_ROW(2);                                                                 \
+            FASTDL_GA_ROW(3);                                                                 \
+            FASTDL_GA_ROW(4);                                                                 \
+            FASTDL_GA_ROW(5);                                                                 \
+        }                                                                                     \
+        FASTDL_GA_STORE(0);                                                                   \
+        FASTDL_GA_STORE(1);                                                                   \
+        FASTDL_GA_STORE(2);                                                                   \
+        FASTDL_GA_STORE(3);                                                                   \
+        FASTDL_GA_STORE(4);                                                                   \
+        FASTDL_GA_STORE(5);                                                                   \
+    }                                                                                         \
+    TGT static void fastdl_ukrb_##SFX(int64_t kc, const T *a, const T *b, const int64_t *off, \
+                                      T *c, int64_t ldc, int acc)                             \
+    {                                                                                         \
+        FASTDL_ZERO12;                                                                        \
+        for (int64_t k = 0; k < kc; k++) {                                                    \
+            const T *bk = b + off[k];                                                         \
+            const V b0 = LOADU(bk), b1 = LOADU(bk + VW);                                      \
+            FASTDL_GB_ROW(0);                                                                 \
+            FASTDL_GB_ROW(1);                                                                 \
+            FASTDL_GB_ROW(2);                                                                 \
+            FASTDL_GB_ROW(3);                                                                 \
+            FASTDL_GB_ROW(4);                                                                 \
+            FASTDL_GB_ROW(5);                                                                 \
+            a += FASTDL_CONV_MR;                                                              \
+        }                                                                                     \
+        FASTDL_GB_STORE(0);                                                                   \
+        FASTDL_GB_STORE(1);                                                                   \
+        FASTDL_GB_STORE(2);                                                                   \
+        FASTDL_GB_STORE(3);                                                                   \
+        FASTDL_GB_STORE(4);                                                                   \
+        FASTDL_GB_STORE(5);                                                                   \
+    }
+
+#define T float
+#define V __m512
+#define VW 16
+#define LOADU _mm512_loadu_ps
+#define STOREU _mm512_storeu_ps
+#define SET1 _mm512_set1_ps
+#define FMA _mm512_fmadd_ps
+#define ADD _mm512_add_ps
+#define MAX _mm512_max_ps
+#define ZERO _mm512_setzero_ps
+FASTDL_DEFINE_GATHER(f32_avx512, __attribute__((target("avx512f"))))
+#undef T
+#undef V
+#undef VW
+#undef LOADU
+#undef STOREU
+#undef SET1
+#undef FMA
+#undef ADD
+#undef MAX
+#undef ZERO
+#define T double
+#define V __m512d
+#define VW 8
+#define LOADU _mm512_loadu_pd
+#define STOREU _mm512_storeu_pd
+#define SET1 _mm512_set1_pd
+#define FMA _mm512_fmadd_pd
+#define ADD _mm512_add_pd
+#define MAX _mm512_max_pd
+#define ZERO _mm512_setzero_pd
+FASTDL_DEFINE_GATHER(f64_avx512, __attribute__((target("avx512f"))))
+#undef T
+#undef V
+#undef VW
+#undef LOADU
+#undef STOREU
+#undef SET1
+#undef FMA
+#undef ADD
+#undef MAX
+#undef ZERO
+#define T float
+#define V __m256
+#define VW 8
+#define LOADU _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
+#define SET1 _mm256_set1_ps
+#define FMA _mm256_fmadd_ps
+#define ADD _mm256_add_ps
+#define MAX _mm256_max_ps
+#define ZERO _mm256_setzero_ps
+FASTDL_DEFINE_GATHER(f32_avx2, __attribute__((target("avx2,fma"))))
+#undef T
+#undef V
+#undef VW
+#undef LOADU
+#undef STOREU
+#undef SET1
+#undef FMA
+#undef ADD
+#undef MAX
+#undef ZERO
+#define T double
+#define V __m256d
+#define VW 4
+#define LOADU _mm256_loadu_pd
+#define STOREU _mm256_storeu_pd
+#define SET1 _mm256_set1_pd
+#define FMA _mm256_fmadd_pd
+#define ADD _mm256_add_pd
+#define MAX _mm256_max_pd
+#define ZERO _mm256_setzero_pd
+FASTDL_DEFINE_GATHER(f64_avx2, __attribute__((target("avx2,fma"))))
+#undef T
+#undef V
+#undef VW
+#undef LOADU
+#undef STOREU
+#undef SET1
+#undef FMA
+#undef ADD
+#undef MAX
+#undef ZERO
 #else
 #define FASTDL_CONV_HAVE_AVX2 0
 #endif
@@ -242,6 +482,10 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
 #define FASTDL_CONV_NR_MAX 32
 
 static fastdl_ukr_f32 fastdl_conv_ukr_f32 = fastdl_ukr_f32_generic;
+static fastdl_ukra_f32_t fastdl_conv_ukra_f32 = fastdl_ukra_f32_generic;
+static fastdl_ukra_f64_t fastdl_conv_ukra_f64 = fastdl_ukra_f64_generic;
+static fastdl_ukrb_f32_t fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_generic;
+static fastdl_ukrb_f64_t fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_generic;
 static fastdl_ukr_f64 fastdl_conv_ukr_f64 = fastdl_ukr_f64_generic;
 /* Panel widths of the selected kernels (B panels are packed to these). */
 static int64_t fastdl_conv_nr_f32 = FASTDL_CONV_NR_F32;
@@ -255,17 +499,29 @@ static int fastdl_conv_select_kernels(int level)
     fastdl_conv_ukr_f64 = fastdl_ukr_f64_generic;
     fastdl_conv_nr_f32 = FASTDL_CONV_NR_F32;
     fastdl_conv_nr_f64 = FASTDL_CONV_NR_F64;
+    fastdl_conv_ukra_f32 = fastdl_ukra_f32_generic;
+    fastdl_conv_ukra_f64 = fastdl_ukra_f64_generic;
+    fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_generic;
+    fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_generic;
 #if FASTDL_CONV_HAVE_AVX2
     if (level >= 2 && fastdl_cpu_has_avx512f()) {
         fastdl_conv_ukr_f32 = fastdl_ukr_f32_avx512;
         fastdl_conv_ukr_f64 = fastdl_ukr_f64_avx512;
         fastdl_conv_nr_f32 = 32;
         fastdl_conv_nr_f64 = 16;
+        fastdl_conv_ukra_f32 = fastdl_ukra_f32_avx512;
+        fastdl_conv_ukra_f64 = fastdl_ukra_f64_avx512;
+        fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_avx512;
+        fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_avx512;
         return 2;
     }
     if (level >= 1 && fastdl_cpu_has_avx2() && fastdl_cpu_has_fma()) {
         fastdl_conv_ukr_f32 = fastdl_ukr_f32_avx2;
         fastdl_conv_ukr_f64 = fastdl_ukr_f64_avx2;
+        fastdl_conv_ukra_f32 = fastdl_ukra_f32_avx2;
+        fastdl_conv_ukra_f64 = fastdl_ukra_f64_avx2;
+        fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_avx2;
+        fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_avx2;
         return 1;
     }
 #endif

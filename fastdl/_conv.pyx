@@ -33,7 +33,30 @@ cdef extern from "fastdl_conv.h" nogil:
         const int64_t *kk_r
         const int64_t *kk_s
         const int64_t *kk_delta
+        int64_t d_rows, d_blocks, d_Hq, d_Wq, d_pitch, d_slab
+        const int64_t *d_delta
+        const int64_t *d_pix
     int fastdl_conv_select_kernels(int level)
+    void fastdl_conv_direct_setup(fastdl_conv_geom *g, int64_t rows, int64_t *delta,
+                                  int64_t *pix)
+    int64_t fastdl_conv_direct_ws_f32(const fastdl_conv_geom *g, int pass_)
+    int64_t fastdl_conv_direct_ws_f64(const fastdl_conv_geom *g, int pass_)
+    void fastdl_conv_direct_forward_task_f32(const fastdl_conv_geom *g, const float *x,
+                                             const float *mask, const float *wp,
+                                             const float *biasp, int relu, float *y,
+                                             int64_t task, float *ws)
+    void fastdl_conv_direct_forward_task_f64(const fastdl_conv_geom *g, const double *x,
+                                             const double *mask, const double *wp,
+                                             const double *biasp, int relu, double *y,
+                                             int64_t task, double *ws)
+    void fastdl_conv_direct_weight_grad_range_f32(const fastdl_conv_geom *g, const float *x,
+                                                  const float *dy, const float *mask,
+                                                  float *dwt, int64_t kk0, int64_t kk1,
+                                                  float *ws)
+    void fastdl_conv_direct_weight_grad_range_f64(const fastdl_conv_geom *g, const double *x,
+                                                  const double *dy, const double *mask,
+                                                  double *dwt, int64_t kk0, int64_t kk1,
+                                                  double *ws)
     int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int pass_, int64_t nr)
     int64_t fastdl_conv_packed_weights_size_f32(const fastdl_conv_geom *g, int pass_)
     int64_t fastdl_conv_packed_weights_size_f64(const fastdl_conv_geom *g, int pass_)
@@ -77,6 +100,9 @@ def select_kernels(str isa):
     ISA = ISA_NAMES[fastdl_conv_select_kernels(ISA_NAMES.index(isa))]
     return ISA
 
+# Largest slab (the padded input rows a direct-path task reads) in bytes: about half an L2.
+SLAB_BYTES = 1 << 20
+
 # Below this many multiply-adds a call runs on one thread (a parallel region costs a few µs).
 GRAIN = 200000
 
@@ -85,7 +111,7 @@ GRAIN = 200000
 cdef class _Geometry:
     """The C geometry plus the per-reduction-column tables it points to."""
     cdef fastdl_conv_geom g
-    cdef int64_t[::1] kk_off, kk_r, kk_s, kk_delta
+    cdef int64_t[::1] kk_off, kk_r, kk_s, kk_delta, d_delta, d_pix
 
     def __init__(self, tuple x_shape, tuple w_shape, bint nhwc, tuple stride, tuple pads,
                  tuple out_size):
@@ -130,6 +156,32 @@ cdef class _Geometry:
     @property
     def macs(self):
         return self.g.N * self.g.P * self.g.K * self.g.CRS
+
+    def direct(self, int n_threads, int itemsize, bint split_images=True):
+        """Set up the direct path (slab tables) for blocks of output rows: whole images
+        when the batch has at least as many images as threads (or split_images is False),
+        else rows split so that every thread has a block; never a slab over SLAB_BYTES
+        unless one output row needs more."""
+        g = &self.g
+        cdef int64_t ho = g.Ho, rows = ho, per_row, fixed, blocks
+        if split_images and g.N < n_threads:
+            blocks = (n_threads + g.N - 1) // g.N
+            rows = (ho + blocks - 1) // blocks
+        if g.nhwc:
+            per_row = g.sh * ((g.Wo - 1) * g.sw + g.S) * g.C * itemsize
+            fixed = (g.R - g.sh) * ((g.Wo - 1) * g.sw + g.S) * g.C * itemsize
+        else:
+            per_row = g.C * g.sh * g.sw * (g.Wo + (g.S - 1) // g.sw) * itemsize
+            fixed = ((g.R - 1) // g.sh) * per_row
+        rows = max(1, min(rows, (SLAB_BYTES - fixed) // per_row))
+        blocks = (ho + rows - 1) // rows
+        rows = (ho + blocks - 1) // blocks
+        self.d_delta = np.empty(max(g.CRS, 1), np.int64)
+        self.d_pix = np.empty(max(rows * g.Wo, 1), np.int64)
+        fastdl_conv_direct_setup(g, rows, &self.d_delta[0], &self.d_pix[0])
+        g.d_delta = &self.d_delta[0]
+        g.d_pix = &self.d_pix[0]
+        return self
 
 
 cdef int _threads(int n_threads, int64_t tasks, int64_t macs):
@@ -292,3 +344,85 @@ def zero_pad_planes(const unsigned char[:, :, ::1] src, unsigned char[:, :, ::1]
                 if rb > 0:
                     memcpy(d + left, &src[pl, i - top, 0], rb)
                 memset(d + left + rb, 0, rbp - left - rb)
+
+
+def conv2d_forward_direct(_Geometry geom, const floating[:, :, :, ::1] x,
+                          const floating[:, :, :, ::1] mask, const floating[:, :, :, ::1] w,
+                          const floating[::1] b, floating[:, :, :, ::1] y, bint relu,
+                          int n_threads):
+    """y = act(conv(x · (mask > 0), w) + b) on the direct path (``geom.direct`` called).
+    mask and b may be None.
+
+    Workspace: one packed copy of w plus, per thread, one slab (≤ SLAB_BYTES unless a single
+    output row needs more) and one micro-tile.
+    """
+    cdef fastdl_conv_geom *g = &geom.g
+    cdef int64_t tasks = g.N * g.d_blocks, t
+    cdef int nt = _threads(n_threads, tasks, geom.macs)
+    dtype = np.float32 if floating is float else np.float64
+    cdef int64_t nr = _nr(dtype)
+    cdef int64_t ws_n
+    cdef floating[::1] wp, ws, bp
+    cdef const floating *bias = NULL
+    cdef const floating *mk = &mask[0, 0, 0, 0] if mask is not None else NULL
+    cdef int tid
+    if floating is float:
+        ws_n = fastdl_conv_direct_ws_f32(g, 0)
+        wp = np.empty(fastdl_conv_packed_weights_size_f32(g, 0), dtype)
+        fastdl_conv_pack_weights_f32(g, 0, &w[0, 0, 0, 0], &wp[0])
+    else:
+        ws_n = fastdl_conv_direct_ws_f64(g, 0)
+        wp = np.empty(fastdl_conv_packed_weights_size_f64(g, 0), dtype)
+        fastdl_conv_pack_weights_f64(g, 0, &w[0, 0, 0, 0], &wp[0])
+    if b is not None:
+        # the NHWC kernel reads whole NR-wide panels of the bias
+        bp = np.zeros(((g.K + nr - 1) // nr) * nr, dtype)
+        bp[:g.K] = b
+        bias = &bp[0]
+    ws = np.empty(nt * ws_n, dtype)
+    with nogil, parallel(num_threads=nt):
+        tid = omp_get_thread_num()
+        for t in prange(tasks, schedule="static"):
+            if floating is float:
+                fastdl_conv_direct_forward_task_f32(g, &x[0, 0, 0, 0], mk, &wp[0], bias, relu,
+                                                    &y[0, 0, 0, 0], t, &ws[tid * ws_n])
+            else:
+                fastdl_conv_direct_forward_task_f64(g, &x[0, 0, 0, 0], mk, &wp[0], bias, relu,
+                                                    &y[0, 0, 0, 0], t, &ws[tid * ws_n])
+
+
+def conv2d_weight_grad_direct(_Geometry geom, const floating[:, :, :, ::1] x,
+                              const floating[:, :, :, ::1] dy,
+                              const floating[:, :, :, ::1] mask, floating[:, ::1] dwt,
+                              int n_threads):
+    """dwt (CRS × K, zeros on entry) += Σ_n im2col(x[n]) · dy[n]ᵀ on the direct path.
+
+    The threads split dwt's rows; each sums over every image and pixel in the same fixed
+    order. Workspace per thread: one slab, one tile and one block of dyᵀ (rows · Wo × K).
+    """
+    cdef fastdl_conv_geom *g = &geom.g
+    dtype = np.float32 if floating is float else np.float64
+    cdef int64_t align = FASTDL_CONV_MR
+    cdef int64_t units = (g.CRS + align - 1) // align, t
+    cdef int nt = _threads(n_threads, units, geom.macs)
+    cdef int64_t per = (units + nt - 1) // nt
+    cdef int64_t ws_n = (fastdl_conv_direct_ws_f32(g, 2) if floating is float
+                         else fastdl_conv_direct_ws_f64(g, 2))
+    cdef floating[::1] ws = np.empty(nt * ws_n, dtype)
+    cdef const floating *mk = &mask[0, 0, 0, 0] if mask is not None else NULL
+    cdef int64_t j0, j1
+    cdef int tid
+    with nogil, parallel(num_threads=nt):
+        tid = omp_get_thread_num()
+        for t in prange(nt, schedule="static"):
+            j0 = min(t * per * align, g.CRS)
+            j1 = min((t + 1) * per * align, g.CRS)
+            if j0 < j1:
+                if floating is float:
+                    fastdl_conv_direct_weight_grad_range_f32(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0],
+                                                             mk, &dwt[0, 0], j0, j1,
+                                                             &ws[tid * ws_n])
+                else:
+                    fastdl_conv_direct_weight_grad_range_f64(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0],
+                                                             mk, &dwt[0, 0], j0, j1,
+                                                             &ws[tid * ws_n])

@@ -85,11 +85,38 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, layout="NCHW", activation=None,
     x = _contiguous(np.asarray(x))
     w = _contiguous(np.asarray(w))
     y = out if out.flags.c_contiguous else np.empty(shape, x.dtype)
-    _kernels.conv2d_forward(_geometry(x, w, geom, layout), x, w,
-                            None if b is None else _contiguous(b), y, activation == "relu", n)
+    g = _geometry(x, w, geom, layout).direct(n, x.itemsize)
+    _kernels.conv2d_forward_direct(g, x, None, w, None if b is None else _contiguous(b), y,
+                                   activation == "relu", n)
     if y is not out:
         out[...] = y
     return out
+
+
+def _input_grad(g, geom, layout, dy, mask, w, x, n):
+    """dx. With stride 1 and no side padded by more than the kernel size − 1 it is the
+    forward convolution of the (masked) dy, padded by kernel − 1 − padding, with the
+    filters flipped and their channel axes swapped — the direct path, every dx element
+    written once. Otherwise: the scatter (col2im) path into a zeroed dx."""
+    (pt, pb), (pl, pr) = geom.pads
+    if layout == "NHWC":
+        r, s = w.shape[0], w.shape[1]
+    else:
+        r, s = w.shape[2], w.shape[3]
+    if tuple(geom.stride) == (1, 1) and max(pt, pb) <= r - 1 and max(pl, pr) <= s - 1:
+        if layout == "NHWC":    # (R, S, C, K) -> (R, S, K, C), flipped
+            wt = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
+        else:                   # (K, C, R, S) -> (C, K, R, S), flipped
+            wt = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        gt = _kernels._Geometry(dy.shape, wt.shape, layout == "NHWC", (1, 1),
+                                ((r - 1 - pt, r - 1 - pb), (s - 1 - pl, s - 1 - pr)),
+                                tuple(geom.in_size)).direct(n, x.itemsize)
+        dx = np.empty(x.shape, x.dtype)
+        _kernels.conv2d_forward_direct(gt, dy, mask, wt, None, dx, False, n)
+        return dx
+    dx = np.zeros(x.shape, x.dtype)
+    _kernels.conv2d_input_grad(g, dy, mask, w, dx, n)
+    return dx
 
 
 @implements(_ref.conv2d_backward, _kernels)
@@ -118,11 +145,13 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, layout="NCHW", activation=
     g = _geometry(x, w, geom, layout)
     dx = dw = db = None
     if "dx" in need:
-        dx = np.zeros(x.shape, x.dtype)
-        _kernels.conv2d_input_grad(g, dy, mask, w, dx, n)
+        dx = _input_grad(g, geom, layout, dy, mask, w, x, n)
     if "dw" in need:
-        dw = np.zeros(w.shape, x.dtype)
-        _kernels.conv2d_weight_grad(g, x, dy, mask, dw, n)
+        # dWᵀ (C·R·S × K in the layout's reduction order): NHWC's w is that matrix already
+        dwt = np.zeros((w.size // geom.filters, geom.filters), x.dtype)
+        _kernels.conv2d_weight_grad_direct(g.direct(n, x.itemsize, False), x, dy, mask, dwt, n)
+        dw = dwt.reshape(w.shape) if layout == "NHWC" else \
+            np.ascontiguousarray(dwt.T).reshape(w.shape)
     if "db" in need:
         db = np.empty(geom.filters, x.dtype)
         _kernels.conv2d_bias_grad(g, dy, mask, db, n)

@@ -178,13 +178,48 @@ def test_every_micro_kernel_matches_reference(isa):
         for layout, dtype in itertools.product(LAYOUTS, FLOATS):
             x = rng.standard_normal((2, 7, 13, 11)).astype(dtype)
             w = rng.standard_normal((37, 7, 3, 3)).astype(dtype)
+            b = rng.standard_normal(37).astype(dtype)
             x, w = as_layout(layout, x, w)
-            kw = dict(stride=(2, 1), padding="same", layout=layout)
-            y = fastdl.conv2d(x, w, **kw)
-            np.testing.assert_allclose(y, fastdl.reference.conv2d(x, w, **kw), **tol(dtype))
-            dy = rng.standard_normal(y.shape).astype(dtype)
-            for g, e in zip(fastdl.conv2d_backward(dy, x, w, **kw),
-                            fastdl.reference.conv2d_backward(dy, x, w, **kw)):
-                np.testing.assert_allclose(g, e, **tol(dtype))
+            # strided: the scatter input gradient; stride 1: the input gradient as a
+            # convolution of the masked dy (direct path), bias and ReLU fused
+            for kw in (dict(stride=(2, 1), padding="same", layout=layout),
+                       dict(stride=1, padding=((1, 2), (0, 1)), layout=layout,
+                            activation="relu")):
+                y = fastdl.conv2d(x, w, b, **kw)
+                np.testing.assert_allclose(y, fastdl.reference.conv2d(x, w, b, **kw),
+                                           **tol(dtype))
+                dy = rng.standard_normal(y.shape).astype(dtype)
+                bw = dict(kw, y=y) if "activation" in kw else kw
+                for g, e in zip(fastdl.conv2d_backward(dy, x, w, **bw),
+                                fastdl.reference.conv2d_backward(dy, x, w, **bw)):
+                    np.testing.assert_allclose(g, e, **tol(dtype))
     finally:
         _conv.select_kernels(best)
+
+
+@pytest.mark.parametrize("slab_bytes", [1, 3000, 1 << 20])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_direct_path_row_blocks(monkeypatch, slab_bytes, layout):
+    """Slabs of one output row, of a few rows, of whole images: same results as the
+    reference, and bit-identical at 1 and 2 threads (including a batch of 1, where the two
+    threads split one image's rows)."""
+    from fastdl import _conv
+    monkeypatch.setattr(_conv, "SLAB_BYTES", slab_bytes)
+    rng = np.random.default_rng(slab_bytes)
+    for batch, stride, padding, kernel in ((1, 1, 1, (3, 3)), (3, 2, (2, 1), (3, 5)),
+                                           (2, (1, 2), "same", (5, 3))):
+        x = rng.standard_normal((batch, 5, 15, 12))
+        w = rng.standard_normal((7, 5) + kernel)
+        b = rng.standard_normal(7)
+        x, w = as_layout(layout, x, w)
+        kw = dict(stride=stride, padding=padding, layout=layout)
+        y1 = fastdl.conv2d(x, w, b, n_threads=1, **kw)
+        y2 = fastdl.conv2d(x, w, b, n_threads=2, **kw)
+        np.testing.assert_array_equal(y1, y2)
+        np.testing.assert_allclose(y1, fastdl.reference.conv2d(x, w, b, **kw), rtol=1e-10)
+        dy = rng.standard_normal(y1.shape)
+        g1 = fastdl.conv2d_backward(dy, x, w, n_threads=1, **kw)
+        g2 = fastdl.conv2d_backward(dy, x, w, n_threads=2, **kw)
+        for a, c, e in zip(g1, g2, fastdl.reference.conv2d_backward(dy, x, w, **kw)):
+            np.testing.assert_array_equal(a, c)
+            np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-10)

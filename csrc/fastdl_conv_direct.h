@@ -1,0 +1,276 @@
+/* One dtype's direct convolution paths; included by fastdl_conv.h with FASTDL_CONV_T,
+ * FASTDL_CONV_SFX, FASTDL_CONV_NR, FASTDL_CONV_UKRA and FASTDL_CONV_UKRB defined.
+ * No include guard on purpose.
+ *
+ * "Direct": instead of packing im2col panels, each task copies the input rows it needs once
+ * into a zero-padded slab, and the gather micro-kernels (fastdl_conv_ukr.h) read the slab in
+ * place through a table of offsets, one per reduction column kk:
+ *
+ *   NCHW  The slab is the padded input split into sh·sw stride phases,
+ *         slab[c][r mod sh][s mod sw][i][j] = xpad[c][(oh0 + i)·sh + r mod sh][j·sw + s mod sw],
+ *         planes of d_Hq × d_Wq. For kk = (c, r, s) and output pixel (oh0 + i, j) the input
+ *         value sits at delta[kk] + i·d_Wq + j, so for a fixed kk consecutive output pixels
+ *         are consecutive slab values across row ends too ("flat" pixel index q = i·d_Wq + j;
+ *         the d_Wq − Wo lanes past each row end are computed and dropped). gather-B: y[K×q]
+ *         tiles of MR filters × NR pixels.
+ *   NHWC  The slab is the padded rows with their channels, pitch d_pitch = Wp·C; pixel
+ *         (oh0 + i, ow) starts at pix = i·sh·d_pitch + ow·sw·C, and kk = (r, s, c) adds
+ *         delta[kk] = r·d_pitch + s·C + c. gather-A: y[pixel×K] tiles of MR pixels × NR
+ *         filters, bias and ReLU fused in the store.
+ *   dW    (both layouts) dWᵀ[kk][k] += Σ_p slab[delta[kk] + pix[p]] · dyᵀ[p][k]: gather-A
+ *         with the MR rows at slab + delta[kk..kk+MR) and the per-pixel offsets pix[p]; dy
+ *         (masked) is copied once per row block into dyᵀ[p][Kpad].
+ *
+ * Each output element is one micro-kernel sum in a fixed order (dW: plus one addition per
+ * image and row block, in order), so results are bit-identical for any thread count.
+ * Workspace per thread: fastdl_conv_direct_ws() elements — one slab of d_rows output rows
+ * (bounded by the caller's choice of d_rows, independent of the batch), one tile, and for dW
+ * one dyᵀ block of d_rows·Wo × Kpad. */
+#define T FASTDL_CONV_T
+#define MR FASTDL_CONV_MR
+#define NR FASTDL_CONV_NR
+#define KC FASTDL_CONV_KC
+#define FN_(name, sfx) fastdl_conv_##name##_##sfx
+#define FN2(name, sfx) FN_(name, sfx)
+#define FN(name) FN2(name, FASTDL_CONV_SFX)
+
+/* Workspace elements per thread: pass 0 forward, 2 weight grad. */
+static int64_t FN(direct_ws)(const fastdl_conv_geom *g, int pass)
+{
+    int64_t n = g->d_slab + (fastdl_conv_ceil(g->K, MR) + MR) * FASTDL_CONV_NR_MAX + 16;
+    if (pass == 2)
+        n += g->d_rows * g->Wo * fastdl_conv_ceil(g->K, NR);
+    return n;
+}
+
+/* The slab of image src (its mask: keep where mask > 0) for output rows from oh0. */
+static void FN(direct_slab)(const fastdl_conv_geom *g, const T *src, const T *mask,
+                            int64_t oh0, T *dst)
+{
+    const int64_t C = g->C, H = g->H, W = g->W, sh = g->sh, sw = g->sw;
+    if (!g->nhwc) {
+        const int64_t Hq = g->d_Hq, Wq = g->d_Wq, plane = Hq * Wq;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t phr = 0; phr < sh; phr++)
+                for (int64_t phw = 0; phw < sw; phw++) {
+                    T *pl = dst + ((c * sh + phr) * sw + phw) * plane;
+                    /* j reads iw = j·sw + phw − pl: inside the image for j in [jlo, jhi) */
+                    const int64_t off = g->pl - phw;
+                    int64_t jlo = off > 0 ? (off + sw - 1) / sw : 0;
+                    int64_t jhi = (W - 1 + off) >= 0 ? (W - 1 + off) / sw + 1 : 0;
+                    jhi = fastdl_conv_min(jhi, Wq);
+                    jlo = fastdl_conv_min(jlo, jhi);
+                    for (int64_t i = 0; i < Hq; i++) {
+                        T *d = pl + i * Wq;
+                        const int64_t ih = (oh0 + i) * sh + phr - g->pt;
+                        if (ih < 0 || ih >= H) {
+                            memset(d, 0, (size_t)Wq * sizeof(T));
+                            continue;
+                        }
+                        const T *s = src + c * g->xs_c + ih * g->xs_h + (jlo * sw - off);
+                        memset(d, 0, (size_t)jlo * sizeof(T));
+                        if (mask) {
+                            const T *m = mask + (s - src);
+                            for (int64_t j = jlo; j < jhi; j++)
+                                d[j] = m[(j - jlo) * sw] > 0 ? s[(j - jlo) * sw] : (T)0;
+                        } else if (sw == 1) {
+                            memcpy(d + jlo, s, (size_t)(jhi - jlo) * sizeof(T));
+                        } else {
+                            for (int64_t j = jlo; j < jhi; j++)
+                                d[j] = s[(j - jlo) * sw];
+                        }
+                        memset(d + jhi, 0, (size_t)(Wq - jhi) * sizeof(T));
+                    }
+                }
+        /* the last tiles of the last plane read up to NR + S values past it */
+        memset(dst + C * sh * sw * plane, 0,
+               (size_t)(g->d_slab - C * sh * sw * plane) * sizeof(T));
+    } else {
+        const int64_t pitch = g->d_pitch, Wp = pitch / C;
+        /* column j reads iw = j − pl */
+        const int64_t jlo = fastdl_conv_min(g->pl, Wp);
+        const int64_t jhi = fastdl_conv_min(g->pl + W, Wp);
+        for (int64_t i = 0; i < g->d_Hq; i++) {
+            T *d = dst + i * pitch;
+            const int64_t ih = oh0 * sh - g->pt + i;
+            if (ih < 0 || ih >= H || jhi <= jlo) {
+                memset(d, 0, (size_t)pitch * sizeof(T));
+                continue;
+            }
+            const T *s = src + ih * g->xs_h + (jlo - g->pl) * C;
+            memset(d, 0, (size_t)(jlo * C) * sizeof(T));
+            if (mask) {
+                const T *m = mask + (s - src);
+                for (int64_t t = 0; t < (jhi - jlo) * C; t++)
+                    d[jlo * C + t] = m[t] > 0 ? s[t] : (T)0;
+            } else {
+                memcpy(d + jlo * C, s, (size_t)((jhi - jlo) * C) * sizeof(T));
+            }
+            memset(d + jhi * C, 0, (size_t)((Wp - jhi) * C) * sizeof(T));
+        }
+    }
+}
+
+/* Forward of one task (image, block of d_rows output rows): y = act(conv(x) + b).
+ * wp: the weights as fastdl_conv_pack_weights(pass 0) packs them (blocks of KC reduction
+ * columns; NCHW MR-row panels of W[K×CRS], NHWC NR-column panels of W[RSC×K]) — one block's
+ * panel stays in L1 while it is used. biasp: NCHW K values, NHWC padded to a multiple of NR
+ * (or NULL); mask (may be NULL) multiplies x by (mask > 0): the input gradient runs through
+ * here as a convolution of the masked dy. */
+static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const T *mask,
+                                    const T *wp, const T *biasp, int relu, T *y,
+                                    int64_t task, T *ws)
+{
+    const int64_t K = g->K, P = g->P, CRS = g->CRS, Wo = g->Wo;
+    const int64_t n = task / g->d_blocks, oh0 = (task % g->d_blocks) * g->d_rows;
+    const int64_t rows = fastdl_conv_min(g->d_rows, g->Ho - oh0);
+    T *slab = ws, *tmp = ws + g->d_slab;
+    FN(direct_slab)(g, x + n * g->xs_n, mask ? mask + n * g->xs_n : NULL, oh0, slab);
+    if (!g->nhwc) {
+        /* tmp: a column of tiles, all K filters × NR lanes, accumulated over the blocks */
+        const int64_t Wq = g->d_Wq, Q = rows * Wq, kpad = fastdl_conv_ceil(K, MR);
+        for (int64_t q0 = 0; q0 < Q; q0 += NR) {
+            for (int64_t k0 = 0; k0 < CRS; k0 += KC) {
+                const int64_t kc = fastdl_conv_min(KC, CRS - k0);
+                for (int64_t ir = 0; ir < K; ir += MR)
+                    FASTDL_CONV_UKRB(kc, wp + k0 * kpad + ir * kc, slab + q0, g->d_delta + k0,
+                                     tmp + ir * NR, NR, k0 > 0);
+            }
+            /* runs of valid lanes: lanes [ja, jb) go to offsets yo.. of each filter plane */
+            int64_t ja[FASTDL_CONV_NR_MAX], jb[FASTDL_CONV_NR_MAX], yo[FASTDL_CONV_NR_MAX];
+            int64_t nseg = 0;
+            const int64_t qe = fastdl_conv_min(q0 + NR, Q);
+            for (int64_t q = q0; q < qe;) {
+                const int64_t i = q / Wq, j = q % Wq;
+                if (j >= Wo) {
+                    q += Wq - j;
+                    continue;
+                }
+                const int64_t e = fastdl_conv_min(qe, q + (Wo - j));
+                ja[nseg] = q - q0;
+                jb[nseg] = e - q0;
+                yo[nseg] = (oh0 + i) * Wo + j;
+                nseg++;
+                q = e;
+            }
+            for (int64_t k = 0; k < K; k++) {
+                T *yk = y + (n * K + k) * P;
+                const T *tk = tmp + k * NR;
+                const T bk = biasp ? biasp[k] : (T)0;
+                for (int64_t sgi = 0; sgi < nseg; sgi++) {
+                    T *yd = yk + yo[sgi] - ja[sgi];
+                    for (int64_t j = ja[sgi]; j < jb[sgi]; j++) {
+                        const T v = biasp ? tk[j] + bk : tk[j];
+                        yd[j] = (relu && v < 0) ? (T)0 : v;
+                    }
+                }
+            }
+        }
+    } else {
+        const int64_t npix = rows * Wo, kpad = fastdl_conv_ceil(K, NR);
+        T *yb = y + (n * P + oh0 * Wo) * K;
+        const T *ap[MR];
+        for (int64_t jr = 0; jr < K; jr += NR) {
+            const int64_t nj = fastdl_conv_min(NR, K - jr);
+            for (int64_t k0 = 0; k0 < CRS; k0 += KC) {
+                const int64_t kc = fastdl_conv_min(KC, CRS - k0);
+                const int last = k0 + kc == CRS, acc = k0 > 0;
+                const T *bw = wp + k0 * kpad + jr * kc, *bj = (last && biasp) ? biasp + jr : NULL;
+                for (int64_t p0 = 0; p0 < npix; p0 += MR) {
+                    const int64_t mi = fastdl_conv_min(MR, npix - p0);
+                    T *yt = yb + p0 * K + jr;
+                    for (int64_t i = 0; i < MR; i++)
+                        ap[i] = slab + g->d_pix[p0 + (i < mi ? i : mi - 1)];
+                    if (mi == MR && nj == NR) {
+                        FASTDL_CONV_UKRA(kc, ap, g->d_delta + k0, bw, NR, yt, K, acc, bj,
+                                         last && relu);
+                    } else {
+                        if (acc)
+                            for (int64_t i = 0; i < mi; i++)
+                                memcpy(tmp + i * NR, yt + i * K, (size_t)nj * sizeof(T));
+                        FASTDL_CONV_UKRA(kc, ap, g->d_delta + k0, bw, NR, tmp, NR, acc, bj,
+                                         last && relu);
+                        for (int64_t i = 0; i < mi; i++)
+                            memcpy(yt + i * K, tmp + i * NR, (size_t)nj * sizeof(T));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Weight gradient, rows [kk0, kk1) of dWᵀ (CRS × K, row-major, accumulated in place; NHWC's
+ * dW is dWᵀ itself), summed over every image, row block and block of KC pixels in order. */
+static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, const T *dy,
+                                         const T *mask, T *dwt, int64_t kk0, int64_t kk1,
+                                         T *ws)
+{
+    const int64_t K = g->K, P = g->P, Wo = g->Wo, kpad = fastdl_conv_ceil(K, NR);
+    T *slab = ws, *tmp = ws + g->d_slab, *dyt = tmp + MR * FASTDL_CONV_NR_MAX + 16;
+    const T *ap[MR];
+    for (int64_t n = 0; n < g->N; n++) {
+        for (int64_t b = 0; b < g->d_blocks; b++) {
+            const int64_t oh0 = b * g->d_rows;
+            const int64_t npix = fastdl_conv_min(g->d_rows, g->Ho - oh0) * Wo;
+            FN(direct_slab)(g, x + n * g->xs_n, NULL, oh0, slab);
+            if (!g->nhwc) {
+                for (int64_t p0 = 0; p0 < npix; p0 += 64) {
+                    const int64_t pe = fastdl_conv_min(npix, p0 + 64);
+                    for (int64_t k = 0; k < K; k++) {
+                        const T *s = dy + (n * K + k) * P + oh0 * Wo;
+                        const T *m = mask ? mask + (s - dy) : NULL;
+                        for (int64_t p = p0; p < pe; p++)
+                            dyt[p * kpad + k] = (m && !(m[p] > 0)) ? (T)0 : s[p];
+                    }
+                    for (int64_t p = p0; p < pe; p++)
+                        for (int64_t k = K; k < kpad; k++)
+                            dyt[p * kpad + k] = 0;
+                }
+            } else {
+                for (int64_t p = 0; p < npix; p++) {
+                    const T *s = dy + (n * P + oh0 * Wo + p) * K;
+                    const T *m = mask ? mask + (s - dy) : NULL;
+                    T *d = dyt + p * kpad;
+                    if (m)
+                        for (int64_t k = 0; k < K; k++)
+                            d[k] = m[k] > 0 ? s[k] : (T)0;
+                    else
+                        memcpy(d, s, (size_t)K * sizeof(T));
+                    for (int64_t k = K; k < kpad; k++)
+                        d[k] = 0;
+                }
+            }
+            for (int64_t p0 = 0; p0 < npix; p0 += KC) {
+                const int64_t np = fastdl_conv_min(KC, npix - p0);
+                for (int64_t jr = 0; jr < K; jr += NR) {
+                    const int64_t nj = fastdl_conv_min(NR, K - jr);
+                    const T *bb = dyt + p0 * kpad + jr;
+                    for (int64_t kt = kk0; kt < kk1; kt += MR) {
+                        const int64_t mi = fastdl_conv_min(MR, kk1 - kt);
+                        T *c = dwt + kt * K + jr;
+                        for (int64_t i = 0; i < MR; i++)
+                            ap[i] = slab + g->d_delta[kt + (i < mi ? i : mi - 1)];
+                        if (mi == MR && nj == NR) {
+                            FASTDL_CONV_UKRA(np, ap, g->d_pix + p0, bb, kpad, c, K, 1, NULL, 0);
+                        } else {
+                            for (int64_t i = 0; i < mi; i++)
+                                memcpy(tmp + i * NR, c + i * K, (size_t)nj * sizeof(T));
+                            FASTDL_CONV_UKRA(np, ap, g->d_pix + p0, bb, kpad, tmp, NR, 1, NULL,
+                                             0);
+                            for (int64_t i = 0; i < mi; i++)
+                                memcpy(c + i * K, tmp + i * NR, (size_t)nj * sizeof(T));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#undef T
+#undef MR
+#undef NR
+#undef KC
+#undef FN_
+#undef FN2
+#undef FN
