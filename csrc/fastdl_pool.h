@@ -20,9 +20,10 @@
  *   - max, NHWC: gather per input row: dx[h][w][c] = sum over the windows covering (h, w) of
  *     dy * (index == h*W + w), in output row-major order; the number of matches is counted so
  *     the caller can detect indices that lie outside their window (then it scatters).
- *   - max, NCHW: windows tiling the plane exactly (2x2 stride 2): each window writes its four
- *     dx values directly; otherwise zero the plane (cache resident) and scatter dy at the
- *     indices in output row-major order.
+ *   - max, NCHW: windows tiling the plane exactly (stride == kernel, no padding; 2x2 stride 2
+ *     with its own vector kernels): each window writes all its dx values directly (gradient or
+ *     0, every value once, no zeroing pass); otherwise zero the plane (cache resident) and
+ *     scatter dy at the indices in output row-major order.
  * Without indices, the argmax rows are recomputed with the forward kernel.
  *
  * Every function works on whole planes / images / rows given by a task number, so the caller

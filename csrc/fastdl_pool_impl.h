@@ -370,6 +370,12 @@ FASTDL_POOL_INLINE void FN(pool_avg_row)(const T *x, const fastdl_pool_geom *g, 
                 FN(pool_avg_row_exact)(x, g, oh, y, count_include_pad);
             return;
         }
+        if (C > 1 && fastdl_pool_tiled2(g)) {
+            fastdl_pool_avg2x2_pix_avx2(x + r0 * L, x + (r0 + 1) * L, y, OW, C);
+            if (!FN(pool_all_finite)(y, OW * C))
+                FN(pool_avg_row_exact)(x, g, oh, y, count_include_pad);
+            return;
+        }
         if (C > 1) {
             /* divisor kh*kw, or (without the padding) the window's real rows x columns */
             const int exact = count_include_pad || (g->ph == 0 && g->pw == 0);
@@ -533,6 +539,53 @@ FASTDL_POOL_INLINE void FN(pool_maxbwd_tiled2)(const T *FASTDL_RESTRICT dy,
     if (2 * OH < g->H) memset(dx + 2 * OH * W, 0, (size_t)((g->H - 2 * OH) * W) * sizeof(T));
 }
 
+/* NCHW windows that tile the plane (stride == kernel, no padding), any size: every dx value
+ * is written exactly once (its gradient or 0), no zeroing pass. The window indices come from
+ * ip, or (ip NULL) are recomputed row by row into the workspace. Returns 2 if a given index
+ * is not inside its window (the caller then scatters the plane). */
+FASTDL_POOL_INLINE int FN(pool_maxbwd_tiled)(const T *FASTDL_RESTRICT dy, const T *x,
+                                             const int64_t *ip, T *FASTDL_RESTRICT dx,
+                                             const fastdl_pool_geom *g, fastdl_pool_ws *ws)
+{
+    const int64_t W = g->W, OW = g->OW, OH = g->OH, kh = g->kh, kw = g->kw;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t *ir;
+        if (ip) {
+            ir = ip + oh * OW;
+        } else {
+            FN(pool_max_row)(x, g, oh, (T *)ws->yrow, ws->ring, ws);
+            ir = ws->ring;
+        }
+        const T *d = dy + oh * OW;
+        int64_t hits = 0;
+        for (int64_t r = oh * kh; r < (oh + 1) * kh; r++) {
+            T *dr = dx + r * W;
+            const int64_t base = r * W;
+            if (kw == 3) {
+                for (int64_t o = 0; o < OW; o++) {
+                    const int64_t q = ir[o] - base - 3 * o;
+                    const T v = d[o];
+                    dr[3 * o] = q == 0 ? v : (T)0;
+                    dr[3 * o + 1] = q == 1 ? v : (T)0;
+                    dr[3 * o + 2] = q == 2 ? v : (T)0;
+                    hits += (uint64_t)q < 3u;
+                }
+            } else {
+                for (int64_t o = 0; o < OW; o++) {
+                    const int64_t q = ir[o] - base - kw * o;
+                    const T v = d[o];
+                    for (int64_t j = 0; j < kw; j++) dr[kw * o + j] = q == j ? v : (T)0;
+                    hits += (uint64_t)q < (uint64_t)kw;
+                }
+            }
+            for (int64_t w = OW * kw; w < W; w++) dr[w] = (T)0;
+        }
+        if (hits != OW) return 2;    /* some index of this output row is outside its window */
+    }
+    if (OH * kh < g->H) memset(dx + OH * kh * W, 0, (size_t)((g->H - OH * kh) * W) * sizeof(T));
+    return 0;
+}
+
 /* Max backward of one NCHW plane. Returns 1 if an index lies outside [0, H*W). */
 FASTDL_CLONES static int FN(fastdl_maxpool_bwd_nchw)(const T *dy, const T *x,
                                                      const int64_t *idx, T *dx,
@@ -572,6 +625,9 @@ FASTDL_CLONES static int FN(fastdl_maxpool_bwd_nchw)(const T *dy, const T *x,
     fastdl_pool_ws ws;
     fastdl_pool_ws_init(g, block, &ws);
     if (ip == NULL) FN(pool_set_pads)(g, &ws, (T)-INFINITY);
+    if (!fastdl_pool_tiled2(g) && g->kh == g->sh && g->kw == g->sw && g->ph == 0 && g->pw == 0
+        && FN(pool_maxbwd_tiled)(dyp, xp, ip, dxp, g, &ws) == 0)
+        return 0;
     memset(dxp, 0, (size_t)HW * sizeof(T));
     for (int64_t oh = 0; oh < g->OH; oh++) {
         const int64_t *ir;

@@ -374,3 +374,89 @@ def test_gradient_checks_of_the_native_backward(rng):
             akw = dict(kw, count_include_pad=include)
             assert_grad(lambda v: float(np.sum(w * fastdl.avg_pool2d(v, kernel, **akw))), x,
                         fastdl.avg_pool2d_backward(w, x.shape, kernel, **akw), atol=1e-7)
+
+
+# --- every output value written (tiled windows, plane zeroing, out=) ----------------------
+
+def naive_max_backward(dy, x, kernel, stride, padding, indices=None):
+    """dx of NCHW max pooling by loops: dy of each window to its first maximum (or to the
+    given flat index), summed."""
+    (kh, kw), (sh, sw), (ph, pw) = pair(kernel), pair(stride), pair(padding)
+    n, c, h, w = x.shape
+    dx = np.zeros(x.shape, np.float64)
+    for b, ch, oh, ow in itertools.product(*map(range, dy.shape)):
+        if indices is not None:
+            at = int(indices[b, ch, oh, ow])
+        else:
+            best = None
+            for r in range(oh * sh - ph, oh * sh - ph + kh):
+                for col in range(ow * sw - pw, ow * sw - pw + kw):
+                    if 0 <= r < h and 0 <= col < w and (best is None
+                                                         or x[b, ch, r, col] > best[0]):
+                        best = (x[b, ch, r, col], r * w + col)
+            at = best[1]
+        dx[b, ch, at // w, at % w] += dy[b, ch, oh, ow]
+    return dx
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("kernel,stride,padding",
+                         [(2, 2, 0), (3, 3, 0), ((2, 3), (2, 3), 0), (4, 4, 0), (1, 1, 0),
+                          (3, 2, 1), ((3, 2), 1, (1, 0))])
+@pytest.mark.parametrize("given", [False, True])
+def test_max_backward_writes_every_dx_value(layout, dtype, kernel, stride, padding, given,
+                                            simd):
+    """Tiled windows (stride == kernel: each dx value written once, gradient or 0, including the
+    rows and columns no window covers) and overlapping ones (plane zeroed, then scattered), on
+    odd sizes, into a dx full of NaN: the kernel writes every value, with or without indices."""
+    from fastdl import _pool
+    rng = np.random.default_rng(11)
+    nchw = (2, 3, 13, 17)
+    x = rng.permutation(np.prod(nchw)).reshape(nchw).astype(dtype)   # no ties
+    kw = dict(stride=stride, padding=padding)
+    y, idx = ref.max_pool2d(x, kernel, return_indices=True, **kw)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    want = naive_max_backward(dy, x, kernel, stride, padding)
+    to = (lambda a: a) if layout == "NCHW" else (lambda a: np.ascontiguousarray(
+        a.transpose(0, 2, 3, 1)))
+    window = pair(kernel) + pair(stride) + pair(padding)
+    for n_threads in (1, 2):
+        dx = np.full(to(x).shape, np.nan, dtype)
+        assert _pool.max_pool_backward(to(dy), to(x), to(idx) if given else None, dx, window,
+                                       layout == "NHWC", n_threads)
+        back = dx if layout == "NCHW" else dx.transpose(0, 3, 1, 2)
+        np.testing.assert_allclose(back, want, **tol(dtype))
+        public = fastdl.max_pool2d_backward(to(dy), to(x), kernel, layout=layout,
+                                            indices=to(idx) if given else None, **kw)
+        np.testing.assert_array_equal(public, dx)
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (2, 3)])
+def test_tiled_backward_with_indices_outside_their_windows(kernel, rng):
+    """Tiled windows given an index in another window (or another row of the plane) fall back
+    to the scatter of the whole plane: like the loops."""
+    x = rng.standard_normal((2, 3, 13, 17))
+    y, idx = fastdl.max_pool2d(x, kernel, stride=kernel, return_indices=True)
+    dy = rng.standard_normal(y.shape)
+    for k in (0, idx.size // 2, idx.size - 1):
+        moved = idx.copy()
+        moved.reshape(-1)[k] = (moved.reshape(-1)[k] + 17 * kernel[0]) % (13 * 17)
+        np.testing.assert_allclose(
+            fastdl.max_pool2d_backward(dy, x, kernel, stride=kernel, indices=moved),
+            naive_max_backward(dy, x, kernel, kernel, 0, indices=moved), rtol=1e-12)
+
+
+@pytest.mark.parametrize("channels", [3, 8, 37, 64, 75])
+def test_nhwc_average_2x2_into_garbage_out(channels, simd):
+    """NHWC 2x2 stride 2 average (its own vector kernel: 32 / 8 / 1 channels at a time) on odd
+    planes, into an out= full of NaN: every value written, as the loops give."""
+    rng = np.random.default_rng(channels)
+    x = rng.standard_normal((2, 9, 11, channels)).astype(np.float32)
+    out = np.full((2, 4, 5, channels), np.nan, np.float32)
+    for n_threads in (1, 2):
+        y = fastdl.avg_pool2d(x, 2, layout="NHWC", out=out, n_threads=n_threads)
+        assert y is out
+        want = x[:, :8, :10].reshape(2, 4, 2, 5, 2, channels).astype(np.float64).mean(axis=(2, 4))
+        np.testing.assert_allclose(out, want, **tol(np.float32))
+        out[...] = np.nan
