@@ -22,12 +22,17 @@ enum { FDL_ACT_NONE = 0, FDL_ACT_RELU = 1, FDL_ACT_SIGMOID = 2, FDL_ACT_TANH = 3
        FDL_ACT_LEAKY = 4 };
 
 #define FASTDL_DEFINE_ACTIVATIONS(T, ACC, SUFFIX)                                             \
-FASTDL_MATH_CLONES static void fdl_sigmoid_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                   \
+FASTDL_MATH_CLONES static void fdl_sigmoid_portable_##SUFFIX(const T *FASTDL_RESTRICT x,     \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = fdl_sigmoid_##SUFFIX(x[i]); }                      \
-FASTDL_MATH_CLONES static void fdl_tanh_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                      \
+FASTDL_MATH_CLONES static void fdl_tanh_portable_##SUFFIX(const T *FASTDL_RESTRICT x,        \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = fdl_tanh_##SUFFIX(x[i]); }                         \
+/* the AVX-512F kernels of fastdl_math.h when selected, else the portable loops */            \
+static inline void fdl_sigmoid_loop_##SUFFIX(const T *x, T *y, ptrdiff_t n)                   \
+{ if (!fdl_sigmoid_fast_##SUFFIX(x, y, n)) fdl_sigmoid_portable_##SUFFIX(x, y, n); }          \
+static inline void fdl_tanh_loop_##SUFFIX(const T *x, T *y, ptrdiff_t n)                      \
+{ if (!fdl_tanh_fast_##SUFFIX(x, y, n)) fdl_tanh_portable_##SUFFIX(x, y, n); }                \
 FASTDL_MATH_CLONES static void fdl_relu_loop_##SUFFIX(const T *FASTDL_RESTRICT x,                      \
         T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
 { for (ptrdiff_t i = 0; i < n; i++) { const T v = x[i]; y[i] = v < 0 ? (T)0 : v; } }          \

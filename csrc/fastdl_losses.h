@@ -108,9 +108,11 @@ FASTDL_MATH_CLONES static ACC fdl_row_dot_##SUFFIX(const T *FASTDL_RESTRICT a,  
     return s;                                                                                 \
 }                                                                                             \
 /* y[i] = exp(x[i] - m) (y may be x) */                                                       \
-FASTDL_MATH_CLONES static void fdl_exp_shift_##SUFFIX(const T *FASTDL_RESTRICT x, T m,            \
-        T *FASTDL_RESTRICT y, ptrdiff_t n)                                                    \
+FASTDL_MATH_CLONES static void fdl_exp_shift_portable_##SUFFIX(const T *FASTDL_RESTRICT x,   \
+        T m, T *FASTDL_RESTRICT y, ptrdiff_t n)                                               \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = fdl_exp_##SUFFIX(x[i] - m); }                      \
+static inline void fdl_exp_shift_##SUFFIX(const T *x, T m, T *y, ptrdiff_t n)                 \
+{ if (!fdl_exp_fast_##SUFFIX(x, m, y, n)) fdl_exp_shift_portable_##SUFFIX(x, m, y, n); }      \
 /* y[i] *= q */                                                                               \
 FASTDL_MATH_CLONES static void fdl_scale_##SUFFIX(T *FASTDL_RESTRICT y, T q, ptrdiff_t n)         \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] *= q; }                                              \

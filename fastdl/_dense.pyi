@@ -10,3 +10,8 @@ def bias_activation(activation: str | None, y: NDArray[np.floating],
 def activation_grad(activation: str | None, dy: NDArray[np.floating],
                     y: NDArray[np.floating] | None, dz: NDArray[np.floating] | None,
                     partial: NDArray[np.float64] | None, alpha: float, n_threads: int) -> None: ...
+
+ISA_NAMES: tuple[str, ...]
+ISA: str
+
+def select_isa(isa: str) -> str: ...

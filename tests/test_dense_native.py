@@ -10,6 +10,20 @@ from conftest import FLOATS, tol
 ACTIVATIONS = [None, "relu", "sigmoid", "tanh", "leaky_relu"]
 
 
+@pytest.fixture(params=["generic", "avx512"])
+def isa(request):
+    """Force one vector level of the float32 math kernels (exp, tanh, sigmoid) in every
+    module that has a copy of them; skipped where the CPU lacks it."""
+    mods = [fastdl.activations._kernels, fastdl.losses._kernels, fastdl.dense._kernels]
+    try:
+        if [m.select_isa(request.param) for m in mods] != [request.param] * len(mods):
+            pytest.skip(f"this CPU has no {request.param} kernels")
+        yield request.param
+    finally:
+        for m in mods:
+            m.select_isa("avx512")
+
+
 @pytest.mark.parametrize("name", ["linear", "linear_backward"])
 def test_kernel_is_used(name):
     assert getattr(fastdl.dense, name).op.has_kernel
@@ -18,7 +32,7 @@ def test_kernel_is_used(name):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("n,fan_in,fan_out", [(0, 3, 2), (1, 1, 1), (33, 17, 65), (300, 64, 130)])
-def test_matches_reference(activation, dtype, n, fan_in, fan_out, rng):
+def test_matches_reference(activation, dtype, n, fan_in, fan_out, rng, isa):
     x = rng.uniform(-1, 1, size=(n, fan_in)).astype(dtype)
     w = rng.uniform(-1, 1, size=(fan_out, fan_in)).astype(dtype)
     b = rng.uniform(-1, 1, size=fan_out).astype(dtype)
@@ -34,7 +48,7 @@ def test_matches_reference(activation, dtype, n, fan_in, fan_out, rng):
 
 
 @pytest.mark.parametrize("activation", [None, "tanh"])
-def test_bit_identical_across_threads(activation, rng):
+def test_bit_identical_across_threads(activation, rng, isa):
     x = rng.standard_normal((700, 50)).astype(np.float32)
     w = rng.standard_normal((300, 50)).astype(np.float32)
     b = rng.standard_normal(300).astype(np.float32)

@@ -11,6 +11,20 @@ OPS = ["softmax", "log_softmax", "softmax_backward", "softmax_cross_entropy",
        "binary_cross_entropy", "binary_cross_entropy_with_logits", "l2_penalty"]
 
 
+@pytest.fixture(params=["generic", "avx512"])
+def isa(request):
+    """Force one vector level of the float32 math kernels (exp, tanh, sigmoid) in every
+    module that has a copy of them; skipped where the CPU lacks it."""
+    mods = [fastdl.activations._kernels, fastdl.losses._kernels, fastdl.dense._kernels]
+    try:
+        if [m.select_isa(request.param) for m in mods] != [request.param] * len(mods):
+            pytest.skip(f"this CPU has no {request.param} kernels")
+        yield request.param
+    finally:
+        for m in mods:
+            m.select_isa("avx512")
+
+
 @pytest.fixture
 def threads():
     old = fastdl.get_num_threads()
@@ -28,7 +42,7 @@ def test_kernel_is_used(name):
 @pytest.mark.parametrize("shape,axis", [((1, 1), -1), ((7, 1), 1), ((5, 33), -1),
                                         ((3, 4, 5), 0), ((3, 4, 5), 1), ((64, 1000), -1),
                                         ((2, 3, 17), 2)])
-def test_softmax_matches_reference(fn, dtype, shape, axis, rng):
+def test_softmax_matches_reference(fn, dtype, shape, axis, rng, isa):
     x = rng.uniform(-30, 30, size=shape).astype(dtype)
     got = getattr(fastdl, fn)(x, axis=axis)
     assert got.dtype == dtype
@@ -39,7 +53,7 @@ def test_softmax_matches_reference(fn, dtype, shape, axis, rng):
                                ref.softmax_backward(dy, y, axis=axis), **tol(dtype))
 
 
-def test_softmax_nonfinite_like_reference():
+def test_softmax_nonfinite_like_reference(isa):
     x = np.array([[0.0, np.nan, 1.0], [np.inf, 0.0, 1.0], [-np.inf, 0.0, 1.0],
                   [-np.inf, -np.inf, -np.inf]])
     with np.errstate(all="ignore"):
@@ -52,7 +66,7 @@ def test_softmax_nonfinite_like_reference():
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("n,k", [(1, 1), (9, 3), (300, 1000), (2000, 10)])
-def test_cross_entropy_matches_reference(reduction, dtype, n, k, rng):
+def test_cross_entropy_matches_reference(reduction, dtype, n, k, rng, isa):
     logits = rng.uniform(-20, 20, size=(n, k)).astype(dtype)
     labels = rng.integers(0, k, size=n)
     soft = rng.uniform(0, 1, size=(n, k)).astype(dtype)
@@ -99,7 +113,7 @@ def test_l2_penalty_matches_reference(dtype, rng):
         np.testing.assert_array_equal(g, r)             # both round w * (lambd/m) once
 
 
-def test_bit_identical_across_threads(threads, rng):
+def test_bit_identical_across_threads(threads, rng, isa):
     logits = rng.uniform(-5, 5, size=(1500, 300)).astype(np.float32)
     labels = rng.integers(0, 300, size=1500)
     p = rng.uniform(size=(300, 1500)).astype(np.float32)
