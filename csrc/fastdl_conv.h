@@ -56,6 +56,7 @@ typedef struct {
     int64_t d_rows, d_blocks;         /* output rows per task; tasks per image */
     int64_t d_Hq, d_Wq, d_pitch;      /* slab: NCHW phase-plane rows and columns; NHWC rows
                                          and row pitch */
+    int64_t d_plane;                  /* NCHW: elements per phase plane (64-byte multiple) */
     int64_t d_slab;                   /* slab elements, tail included */
     const int64_t *d_delta;           /* per kk: its offset in the slab */
     const int64_t *d_pix;             /* per pixel of a row block: its offset in the slab */
@@ -64,18 +65,13 @@ typedef struct {
 static inline int64_t fastdl_conv_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t fastdl_conv_ceil(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
-/* Per-thread workspace (elements) for pass 0 forward, 1 input grad, 2 weight grad. */
+/* Per-thread workspace (elements) of the scatter input gradient (pass 1). */
 static int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int pass, int64_t nr)
 {
-    const int64_t mr = FASTDL_CONV_MR, kc = FASTDL_CONV_KC, pc = FASTDL_CONV_PC;
+    const int64_t mr = FASTDL_CONV_MR, pc = FASTDL_CONV_PC;
     const int64_t pcpad = fastdl_conv_ceil(pc, nr > mr ? nr : mr);
-    if (pass == 0)
-        return kc * pcpad;
-    if (pass == 1)
-        return g->nhwc ? pcpad * g->K + pc * FASTDL_CONV_NB
-                       : g->K * pcpad + FASTDL_CONV_MB * pc;
-    return g->nhwc ? kc * fastdl_conv_ceil(g->K, nr) + fastdl_conv_ceil(FASTDL_CONV_MB, mr) * kc
-                   : fastdl_conv_ceil(g->K, mr) * kc + kc * fastdl_conv_ceil(FASTDL_CONV_NB, nr);
+    (void)pass;
+    return g->nhwc ? pcpad * g->K + pc * FASTDL_CONV_NB : g->K * pcpad + FASTDL_CONV_MB * pc;
 }
 
 /* Per-pixel tables of a chunk of pixels [p0, p0 + np) of one image:
@@ -103,7 +99,10 @@ static void fastdl_conv_direct_setup(fastdl_conv_geom *g, int64_t rows, int64_t 
     g->d_rows = rows;
     g->d_blocks = (g->Ho + rows - 1) / rows;
     if (!g->nhwc) {
-        const int64_t Wq = Wo + (S - 1) / sw, Hq = rows + (R - 1) / sh, plane = Hq * Wq;
+        /* planes start on 64-byte boundaries, so a 1×1 kernel's rows load aligned */
+        const int64_t Wq = Wo + (S - 1) / sw, Hq = rows + (R - 1) / sh;
+        const int64_t plane = fastdl_conv_ceil(Hq * Wq, 16);
+        g->d_plane = plane;
         g->d_Hq = Hq;
         g->d_Wq = Wq;
         g->d_pitch = Wq;

@@ -49,7 +49,7 @@ static void FN(direct_slab)(const fastdl_conv_geom *g, const T *src, const T *ma
 {
     const int64_t C = g->C, H = g->H, W = g->W, sh = g->sh, sw = g->sw;
     if (!g->nhwc) {
-        const int64_t Hq = g->d_Hq, Wq = g->d_Wq, plane = Hq * Wq;
+        const int64_t Hq = g->d_Hq, Wq = g->d_Wq, plane = g->d_plane;
         for (int64_t c = 0; c < C; c++)
             for (int64_t phr = 0; phr < sh; phr++)
                 for (int64_t phw = 0; phw < sw; phw++) {
@@ -81,6 +81,7 @@ static void FN(direct_slab)(const fastdl_conv_geom *g, const T *src, const T *ma
                         }
                         memset(d + jhi, 0, (size_t)(Wq - jhi) * sizeof(T));
                     }
+                    memset(pl + Hq * Wq, 0, (size_t)(plane - Hq * Wq) * sizeof(T));
                 }
         /* the last tiles of the last plane read up to NR + S values past it */
         memset(dst + C * sh * sw * plane, 0,
@@ -127,15 +128,13 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
     T *slab = ws, *tmp = ws + g->d_slab;
     FN(direct_slab)(g, x + n * g->xs_n, mask ? mask + n * g->xs_n : NULL, oh0, slab);
     if (!g->nhwc) {
-        /* tmp: a column of tiles, all K filters × NR lanes, accumulated over the blocks */
+        /* A tile of NR lanes whose pixels are one run of y (no dropped lanes) is written
+         * straight into y, bias and ReLU in the micro-kernel's store. Other tiles (and the
+         * last K mod MR filters) go through tmp, a column of K × NR accumulated over the
+         * blocks, then bias, ReLU and a copy of the valid runs. */
         const int64_t Wq = g->d_Wq, Q = rows * Wq, kpad = fastdl_conv_ceil(K, MR);
+        const int64_t kfull = K / MR * MR;
         for (int64_t q0 = 0; q0 < Q; q0 += NR) {
-            for (int64_t k0 = 0; k0 < CRS; k0 += KC) {
-                const int64_t kc = fastdl_conv_min(KC, CRS - k0);
-                for (int64_t ir = 0; ir < K; ir += MR)
-                    FASTDL_CONV_UKRB(kc, wp + k0 * kpad + ir * kc, slab + q0, g->d_delta + k0,
-                                     tmp + ir * NR, NR, k0 > 0);
-            }
             /* runs of valid lanes: lanes [ja, jb) go to offsets yo.. of each filter plane */
             int64_t ja[FASTDL_CONV_NR_MAX], jb[FASTDL_CONV_NR_MAX], yo[FASTDL_CONV_NR_MAX];
             int64_t nseg = 0;
@@ -153,16 +152,37 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
                 nseg++;
                 q = e;
             }
-            for (int64_t k = 0; k < K; k++) {
+            const int direct = nseg == 1 && ja[0] == 0 && jb[0] == NR;
+            const int64_t kdirect = direct ? kfull : 0;
+            T *yq = y + n * K * P + (direct ? yo[0] : 0);
+            for (int64_t k0 = 0; k0 < CRS; k0 += KC) {
+                const int64_t kc = fastdl_conv_min(KC, CRS - k0);
+                const int last = k0 + kc == CRS, acc = k0 > 0;
+                for (int64_t ir = 0; ir < kdirect; ir += MR)
+                    FASTDL_CONV_UKRB(kc, wp + k0 * kpad + ir * kc, slab + q0, g->d_delta + k0,
+                                     yq + ir * P, P, acc, (last && biasp) ? biasp + ir : NULL,
+                                     last && relu);
+                for (int64_t ir = kdirect; ir < K; ir += MR)
+                    FASTDL_CONV_UKRB(kc, wp + k0 * kpad + ir * kc, slab + q0, g->d_delta + k0,
+                                     tmp + ir * NR, NR, acc, NULL, 0);
+            }
+            for (int64_t k = kdirect; k < K; k++) {
+                T *FASTDL_RESTRICT tk = tmp + k * NR;
+                if (biasp) {
+                    const T bk = biasp[k];
+                    for (int64_t j = 0; j < NR; j++)
+                        tk[j] += bk;
+                }
+                if (relu)
+                    for (int64_t j = 0; j < NR; j++)
+                        tk[j] = tk[j] < 0 ? (T)0 : tk[j];
                 T *yk = y + (n * K + k) * P;
-                const T *tk = tmp + k * NR;
-                const T bk = biasp ? biasp[k] : (T)0;
                 for (int64_t sgi = 0; sgi < nseg; sgi++) {
-                    T *yd = yk + yo[sgi] - ja[sgi];
-                    for (int64_t j = ja[sgi]; j < jb[sgi]; j++) {
-                        const T v = biasp ? tk[j] + bk : tk[j];
-                        yd[j] = (relu && v < 0) ? (T)0 : v;
-                    }
+                    T *FASTDL_RESTRICT yd = yk + yo[sgi];
+                    const T *FASTDL_RESTRICT ts = tk + ja[sgi];
+                    const int64_t len = jb[sgi] - ja[sgi];
+                    for (int64_t j = 0; j < len; j++)
+                        yd[j] = ts[j];
                 }
             }
         }

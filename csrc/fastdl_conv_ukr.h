@@ -87,7 +87,7 @@ static void fastdl_ukr_f64_generic(int64_t kc, const double *a, const double *b,
             }                                                                                 \
     }                                                                                         \
     static void fastdl_ukrb_##SFX(int64_t kc, const T *a, const T *b, const int64_t *off,     \
-                                  T *c, int64_t ldc, int acc)                                 \
+                                  T *c, int64_t ldc, int acc, const T *bias, int relu)        \
     {                                                                                         \
         T t[FASTDL_CONV_MR][NRV];                                                             \
         memset(t, 0, sizeof t);                                                               \
@@ -99,7 +99,12 @@ static void fastdl_ukr_f64_generic(int64_t kc, const double *a, const double *b,
         }                                                                                     \
         for (int i = 0; i < FASTDL_CONV_MR; i++)                                              \
             for (int j = 0; j < NRV; j++)                                                     \
-                c[i * ldc + j] = acc ? c[i * ldc + j] + t[i][j] : t[i][j];                    \
+            {                                                                                 \
+                T v = acc ? c[i * ldc + j] + t[i][j] : t[i][j];                               \
+                if (bias)                                                                     \
+                    v += bias[i];                                                             \
+                c[i * ldc + j] = (relu && v < 0) ? (T)0 : v;                                  \
+            }                                                                                 \
     }
 FASTDL_DEFINE_GATHER_GENERIC(f32_generic, float, FASTDL_CONV_NR_F32)
 FASTDL_DEFINE_GATHER_GENERIC(f64_generic, double, FASTDL_CONV_NR_F64)
@@ -110,9 +115,9 @@ typedef void (*fastdl_ukra_f64_t)(int64_t, const double *const *, const int64_t 
                                   const double *, int64_t, double *, int64_t, int,
                                   const double *, int);
 typedef void (*fastdl_ukrb_f32_t)(int64_t, const float *, const float *, const int64_t *,
-                                  float *, int64_t, int);
+                                  float *, int64_t, int, const float *, int);
 typedef void (*fastdl_ukrb_f64_t)(int64_t, const double *, const double *, const int64_t *,
-                                  double *, int64_t, int);
+                                  double *, int64_t, int, const double *, int);
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(FASTDL_NO_AVX2)
 #define FASTDL_CONV_HAVE_AVX2 1
@@ -293,7 +298,7 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
  *   gather-A  C[i][j] (=|+=) Σ_k ap[i][off[k]] · b[k·ldb + j]  (+ bias[j], ReLU)
  *             the MR rows of A are MR pointers, column k of every row at offset off[k];
  *             B rows are NR contiguous values, ldb apart.
- *   gather-B  C[i][j] (=|+=) Σ_k a[k·MR + i] · b[off[k] + j]
+ *   gather-B  C[i][j] (=|+=) Σ_k a[k·MR + i] · b[off[k] + j]  (+ bias[i], ReLU)
  *             A is a packed MR-row panel; row k of B is NR contiguous values at b + off[k].
  *
  * One template per ISA, instantiated for float and double below. */
@@ -335,6 +340,14 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
             x0 = ADD(LOADU(c + (i) * ldc), x0);                                               \
             x1 = ADD(LOADU(c + (i) * ldc + VW), x1);                                          \
         }                                                                                     \
+        if (bias) {                                                                           \
+            x0 = ADD(x0, SET1(bias[i]));                                                      \
+            x1 = ADD(x1, SET1(bias[i]));                                                      \
+        }                                                                                     \
+        if (relu) {                                                                           \
+            x0 = MAX(ZERO(), x0);                                                             \
+            x1 = MAX(ZERO(), x1);                                                             \
+        }                                                                                     \
         STOREU(c + (i) * ldc, x0);                                                            \
         STOREU(c + (i) * ldc + VW, x1);                                                       \
     } while (0)
@@ -368,7 +381,7 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
         FASTDL_GA_STORE(5);                                                                   \
     }                                                                                         \
     TGT static void fastdl_ukrb_##SFX(int64_t kc, const T *a, const T *b, const int64_t *off, \
-                                      T *c, int64_t ldc, int acc)                             \
+                                      T *c, int64_t ldc, int acc, const T *bias, int relu)    \
     {                                                                                         \
         FASTDL_ZERO12;                                                                        \
         for (int64_t k = 0; k < kc; k++) {                                                    \

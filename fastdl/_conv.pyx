@@ -16,6 +16,7 @@ from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memset
 
 from fastdl._openmp cimport omp_get_thread_num
+from fastdl._validation import aligned_empty
 
 cnp.import_array()
 
@@ -33,7 +34,7 @@ cdef extern from "fastdl_conv.h" nogil:
         const int64_t *kk_r
         const int64_t *kk_s
         const int64_t *kk_delta
-        int64_t d_rows, d_blocks, d_Hq, d_Wq, d_pitch, d_slab
+        int64_t d_rows, d_blocks, d_Hq, d_Wq, d_pitch, d_plane, d_slab
         const int64_t *d_delta
         const int64_t *d_pix
     int fastdl_conv_select_kernels(int level)
@@ -64,24 +65,12 @@ cdef extern from "fastdl_conv.h" nogil:
                                       float *dst)
     void fastdl_conv_pack_weights_f64(const fastdl_conv_geom *g, int pass_, const double *w,
                                       double *dst)
-    void fastdl_conv_forward_task_f32(const fastdl_conv_geom *g, const float *x,
-                                      const float *wp, const float *bias, int relu, float *y,
-                                      int64_t task, float *ws)
-    void fastdl_conv_forward_task_f64(const fastdl_conv_geom *g, const double *x,
-                                      const double *wp, const double *bias, int relu,
-                                      double *y, int64_t task, double *ws)
     void fastdl_conv_input_grad_task_f32(const fastdl_conv_geom *g, const float *dy,
                                          const float *mask, const float *wtp, float *dx,
                                          int64_t task, float *ws)
     void fastdl_conv_input_grad_task_f64(const fastdl_conv_geom *g, const double *dy,
                                          const double *mask, const double *wtp, double *dx,
                                          int64_t task, double *ws)
-    void fastdl_conv_weight_grad_range_f32(const fastdl_conv_geom *g, const float *x,
-                                           const float *dy, const float *mask, float *dw,
-                                           int64_t j0, int64_t j1, float *ws)
-    void fastdl_conv_weight_grad_range_f64(const fastdl_conv_geom *g, const double *x,
-                                           const double *dy, const double *mask, double *dw,
-                                           int64_t j0, int64_t j1, double *ws)
     void fastdl_conv_bias_grad_range_f32(const fastdl_conv_geom *g, const float *dy,
                                          const float *mask, float *db, int64_t k0, int64_t k1)
     void fastdl_conv_bias_grad_range_f64(const fastdl_conv_geom *g, const double *dy,
@@ -194,39 +183,6 @@ cdef int64_t _nr(object dtype):
     return fastdl_conv_nr_f32 if dtype == np.float32 else fastdl_conv_nr_f64
 
 
-def conv2d_forward(_Geometry geom, const floating[:, :, :, ::1] x,
-                   const floating[:, :, :, ::1] w, const floating[::1] b,
-                   floating[:, :, :, ::1] y, bint relu, int n_threads):
-    """y = act(conv(x, w) + b) (b may be None). All arrays C-contiguous in the layout.
-
-    Workspace: one packed copy of w plus, per thread, 256 × 192 elements (≈192 KiB float32).
-    """
-    cdef fastdl_conv_geom *g = &geom.g
-    cdef int64_t tasks = g.N * g.row_blocks, t
-    cdef int nt = _threads(n_threads, tasks, geom.macs)
-    dtype = np.float32 if floating is float else np.float64
-    cdef int64_t ws_n = fastdl_conv_workspace(g, 0, _nr(dtype))
-    cdef floating[::1] wp, ws
-    cdef const floating *bias = &b[0] if b is not None else NULL
-    cdef int tid
-    if floating is float:
-        wp = np.empty(fastdl_conv_packed_weights_size_f32(g, 0), dtype)
-        fastdl_conv_pack_weights_f32(g, 0, &w[0, 0, 0, 0], &wp[0])
-    else:
-        wp = np.empty(fastdl_conv_packed_weights_size_f64(g, 0), dtype)
-        fastdl_conv_pack_weights_f64(g, 0, &w[0, 0, 0, 0], &wp[0])
-    ws = np.empty(nt * ws_n, dtype)
-    with nogil, parallel(num_threads=nt):
-        tid = omp_get_thread_num()
-        for t in prange(tasks, schedule="static"):
-            if floating is float:
-                fastdl_conv_forward_task_f32(g, &x[0, 0, 0, 0], &wp[0], bias, relu,
-                                             &y[0, 0, 0, 0], t, &ws[tid * ws_n])
-            else:
-                fastdl_conv_forward_task_f64(g, &x[0, 0, 0, 0], &wp[0], bias, relu,
-                                             &y[0, 0, 0, 0], t, &ws[tid * ws_n])
-
-
 def conv2d_input_grad(_Geometry geom, const floating[:, :, :, ::1] dy,
                       const floating[:, :, :, ::1] mask, const floating[:, :, :, ::1] w,
                       floating[:, :, :, ::1] dx, int n_threads):
@@ -267,41 +223,6 @@ def conv2d_input_grad(_Geometry geom, const floating[:, :, :, ::1] dy,
                 else:
                     fastdl_conv_input_grad_task_f64(g, &dy[0, 0, 0, 0], mk, &wp[0],
                                                     &dx[0, 0, 0, 0], task, &ws[tid * ws_n])
-
-
-def conv2d_weight_grad(_Geometry geom, const floating[:, :, :, ::1] x,
-                       const floating[:, :, :, ::1] dy, const floating[:, :, :, ::1] mask,
-                       floating[:, :, :, ::1] dw, int n_threads):
-    """dw = Σ_n dy[n] · im2col(x[n])ᵀ (dy masked by mask > 0 when given). dw must be zeros.
-
-    The threads split dw's columns (NCHW) / rows (NHWC); each sums over every pixel in the
-    same fixed order, so the result does not depend on the split.
-    Workspace per thread: (K + 128) × 256 elements.
-    """
-    cdef fastdl_conv_geom *g = &geom.g
-    dtype = np.float32 if floating is float else np.float64
-    cdef int64_t nr = _nr(dtype)
-    cdef int64_t align = FASTDL_CONV_MR if g.nhwc else nr
-    cdef int64_t units = (g.CRS + align - 1) // align, t
-    cdef int nt = _threads(n_threads, units, geom.macs)
-    cdef int64_t per = (units + nt - 1) // nt
-    cdef int64_t ws_n = fastdl_conv_workspace(g, 2, nr)
-    cdef floating[::1] ws = np.empty(nt * ws_n, dtype)
-    cdef const floating *mk = &mask[0, 0, 0, 0] if mask is not None else NULL
-    cdef int64_t j0, j1
-    cdef int tid
-    with nogil, parallel(num_threads=nt):
-        tid = omp_get_thread_num()
-        for t in prange(nt, schedule="static"):
-            j0 = min(t * per * align, g.CRS)
-            j1 = min((t + 1) * per * align, g.CRS)
-            if j0 < j1:
-                if floating is float:
-                    fastdl_conv_weight_grad_range_f32(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0], mk,
-                                                      &dw[0, 0, 0, 0], j0, j1, &ws[tid * ws_n])
-                else:
-                    fastdl_conv_weight_grad_range_f64(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0], mk,
-                                                      &dw[0, 0, 0, 0], j0, j1, &ws[tid * ws_n])
 
 
 def conv2d_bias_grad(_Geometry geom, const floating[:, :, :, ::1] dy,
@@ -368,18 +289,19 @@ def conv2d_forward_direct(_Geometry geom, const floating[:, :, :, ::1] x,
     cdef int tid
     if floating is float:
         ws_n = fastdl_conv_direct_ws_f32(g, 0)
-        wp = np.empty(fastdl_conv_packed_weights_size_f32(g, 0), dtype)
+        wp = aligned_empty((fastdl_conv_packed_weights_size_f32(g, 0),), dtype)
         fastdl_conv_pack_weights_f32(g, 0, &w[0, 0, 0, 0], &wp[0])
     else:
         ws_n = fastdl_conv_direct_ws_f64(g, 0)
-        wp = np.empty(fastdl_conv_packed_weights_size_f64(g, 0), dtype)
+        wp = aligned_empty((fastdl_conv_packed_weights_size_f64(g, 0),), dtype)
         fastdl_conv_pack_weights_f64(g, 0, &w[0, 0, 0, 0], &wp[0])
     if b is not None:
         # the NHWC kernel reads whole NR-wide panels of the bias
         bp = np.zeros(((g.K + nr - 1) // nr) * nr, dtype)
         bp[:g.K] = b
         bias = &bp[0]
-    ws = np.empty(nt * ws_n, dtype)
+    ws_n = (ws_n + 15) // 16 * 16     # every thread's slab on a 64-byte boundary
+    ws = aligned_empty((nt * ws_n,), dtype)
     with nogil, parallel(num_threads=nt):
         tid = omp_get_thread_num()
         for t in prange(tasks, schedule="static"):
@@ -408,7 +330,8 @@ def conv2d_weight_grad_direct(_Geometry geom, const floating[:, :, :, ::1] x,
     cdef int64_t per = (units + nt - 1) // nt
     cdef int64_t ws_n = (fastdl_conv_direct_ws_f32(g, 2) if floating is float
                          else fastdl_conv_direct_ws_f64(g, 2))
-    cdef floating[::1] ws = np.empty(nt * ws_n, dtype)
+    ws_n = (ws_n + 15) // 16 * 16
+    cdef floating[::1] ws = aligned_empty((nt * ws_n,), dtype)
     cdef const floating *mk = &mask[0, 0, 0, 0] if mask is not None else NULL
     cdef int64_t j0, j1
     cdef int tid
