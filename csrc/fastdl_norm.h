@@ -477,6 +477,71 @@ FASTDL_DEFINE_NORM_STREAM_FALLBACK(float, f32)
 FASTDL_DEFINE_NORM_STREAM_FALLBACK(double, f64)
 #endif
 
+/* ---- one channel at a time (CM): both passes while the channel is in L2 -------------------
+ *
+ * The two-step forward reads x from memory twice (statistics, then normalisation); when one
+ * channel's values (outer rows of inner values) fit in L2, computing a channel's statistics
+ * and then normalising it re-reads x from L2: x is read from memory once. Likewise the
+ * backward's sums and dx. The per-channel parameters are computed here exactly as fastdl/norm.py
+ * computes them for the two-step path (same float64 operations in the same order).
+ * Statistics: the moments of each row (pieces merged as in stats_row), rows merged in order.
+ */
+#include <math.h>
+#define FASTDL_DEFINE_NORM_FUSED(T, SUFFIX)                                                   \
+/* Training forward of one channel: rows x + o*so (o < outer) of inner values into y + o*yo. \
+ * count = outer*inner. Writes *mean, *m2; returns 0 (y untouched) if they are not finite. */ \
+static int fastdl_bn_fused_fwd_cm_##SUFFIX(const T *x, ptrdiff_t so, T *y, ptrdiff_t yo,      \
+        ptrdiff_t outer, ptrdiff_t inner, double eps, double gamma, T beta, int stream,       \
+        double *mean_out, double *m2_out)                                                     \
+{                                                                                             \
+    fastdl_moments acc = {0.0, 0.0, 0.0};                                                     \
+    for (ptrdiff_t o = 0; o < outer; o++) {                                                   \
+        fastdl_moments row = {0.0, 0.0, 0.0};                                                 \
+        fastdl_bn_stats_row_##SUFFIX(x + o * so, inner, &row);                                \
+        fastdl_moments_merge(&acc, row.n, row.mean, row.m2);                                  \
+    }                                                                                         \
+    *mean_out = acc.mean;                                                                     \
+    *m2_out = acc.m2;                                                                         \
+    if (!(acc.mean - acc.mean == 0.0 && acc.m2 - acc.m2 == 0.0)) return 0;                    \
+    const double invstd = 1.0 / sqrt(acc.m2 / (double)(outer * inner) + eps);                 \
+    const T m = (T)acc.mean, ml = (T)(acc.mean - (double)m), a = (T)(gamma * invstd);         \
+    for (ptrdiff_t o = 0; o < outer; o++) {                                                   \
+        if (stream) fastdl_bn_affine_row_stream_##SUFFIX(x + o * so, y + o * yo, inner, m, ml, \
+                                                          a, beta);                           \
+        else fastdl_bn_affine_row_##SUFFIX(x + o * so, y + o * yo, inner, m, ml, a, beta);    \
+    }                                                                                         \
+    return 1;                                                                                 \
+}                                                                                             \
+                                                                                              \
+/* Backward of one channel: *sum_dy, *sum_dyxc (row sums added in row order), then           \
+ * dx = a*dy + (b*(x - mean) + k) with a = gamma*invstd, b = -a*invstd*dgamma/count,         \
+ * k = -a*dbeta/count, dgamma = sum_dyxc*invstd, dbeta = sum_dy. */                          \
+static void fastdl_bn_fused_bwd_cm_##SUFFIX(const T *dy, ptrdiff_t sdo, const T *x,           \
+        ptrdiff_t so, T *dx, ptrdiff_t oo, ptrdiff_t outer, ptrdiff_t inner, T mean,          \
+        double gamma, double invstd, int stream, double *sum_dy_out, double *sum_dyxc_out)    \
+{                                                                                             \
+    const double mean64 = (double)mean, count = (double)(outer * inner);                     \
+    double sdy = 0.0, sdx = 0.0;                                                              \
+    for (ptrdiff_t o = 0; o < outer; o++) {                                                   \
+        double pd = 0.0, px = 0.0;                                                            \
+        fastdl_bn_grad_sums_row_##SUFFIX(dy + o * sdo, x + o * so, inner, mean64, &pd, &px);  \
+        sdy += pd;                                                                            \
+        sdx += px;                                                                            \
+    }                                                                                         \
+    *sum_dy_out = sdy;                                                                        \
+    *sum_dyxc_out = sdx;                                                                      \
+    const double dgamma = sdx * invstd, a = gamma * invstd;                                   \
+    const T ta = (T)a, tb = (T)(-a * invstd * dgamma / count), tk = (T)(-a * sdy / count);    \
+    for (ptrdiff_t o = 0; o < outer; o++) {                                                   \
+        if (stream) fastdl_bn_dx_row_stream_##SUFFIX(dy + o * sdo, x + o * so, dx + o * oo,    \
+                                                      inner, mean, ta, tb, tk);               \
+        else fastdl_bn_dx_row_##SUFFIX(dy + o * sdo, x + o * so, dx + o * oo, inner, mean,    \
+                                       ta, tb, tk);                                           \
+    }                                                                                         \
+}
+FASTDL_DEFINE_NORM_FUSED(float, f32)
+FASTDL_DEFINE_NORM_FUSED(double, f64)
+
 /* ---- is an output already backed by memory? ----------------------------------------------
  *
  * Streaming stores win only on pages that are already mapped: on pages a fresh allocation has

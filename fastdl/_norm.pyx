@@ -63,6 +63,20 @@ cdef extern from "fastdl_norm.h" nogil:
                              const double *b, const double *k)
     int fastdl_bn_isa()
     int fastdl_bn_resident(const void *p, size_t n_bytes)
+    int fastdl_bn_fused_fwd_cm_f32(const float *x, Py_ssize_t so, float *y, Py_ssize_t yo,
+                                   Py_ssize_t outer, Py_ssize_t inner, double eps, double gamma,
+                                   float beta, int stream, double *mean, double *m2)
+    int fastdl_bn_fused_fwd_cm_f64(const double *x, Py_ssize_t so, double *y, Py_ssize_t yo,
+                                   Py_ssize_t outer, Py_ssize_t inner, double eps, double gamma,
+                                   double beta, int stream, double *mean, double *m2)
+    void fastdl_bn_fused_bwd_cm_f32(const float *dy, Py_ssize_t sdo, const float *x,
+                                    Py_ssize_t so, float *dx, Py_ssize_t oo, Py_ssize_t outer,
+                                    Py_ssize_t inner, float mean, double gamma, double invstd,
+                                    int stream, double *sum_dy, double *sum_dyxc)
+    void fastdl_bn_fused_bwd_cm_f64(const double *dy, Py_ssize_t sdo, const double *x,
+                                    Py_ssize_t so, double *dx, Py_ssize_t oo, Py_ssize_t outer,
+                                    Py_ssize_t inner, double mean, double gamma, double invstd,
+                                    int stream, double *sum_dy, double *sum_dyxc)
     void fastdl_bn_affine_row_stream_f32(const float *x, float *y, Py_ssize_t n, float m,
                                          float ml, float a, float b)
     void fastdl_bn_affine_row_stream_f64(const double *x, double *y, Py_ssize_t n, double m,
@@ -503,3 +517,92 @@ def dx_cl(const floating[:, :] dy, const floating[:, :] x, floating[:, :] dx,
                     fastdl_bn_dx_cl_f64(dp + r0 * dr, dr, xp + r0 * sr, sr, op + r0 * orow,
                                         orow, min(rows, n_rows - r0), channels, &me[0], &ae[0],
                                         &be[0], &ke[0])
+
+
+# --- one channel at a time (CM): statistics and normalisation (sums and dx) while in L2 ------
+
+# A channel's values (per array read twice) must fit in this many bytes to be processed one
+# channel at a time (L2 is 2 MB a core here), and its rows be at least FUSED_ROW_BYTES long
+# (sequential reads). The choice depends on the shape only, never on the thread count.
+cdef enum:
+    FUSED_BYTES = 1048576
+    FUSED_ROW_BYTES = 1024
+
+
+def fused_fits(Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner, Py_ssize_t itemsize,
+               int arrays):
+    """True when the channel-at-a-time kernels take a CM view (outer, C, inner) whose passes
+    re-read `arrays` arrays (1: forward, 2: backward)."""
+    return (channels >= 2 and inner * itemsize >= FUSED_ROW_BYTES
+            and outer * inner * itemsize * arrays <= FUSED_BYTES)
+
+
+def train_fused_cm(const floating[:, :, :] x, floating[:, :, :] y, const double[::1] gamma,
+                   const floating[::1] beta, double eps, int n_threads):
+    """Training forward of (outer, C, inner) one channel at a time: per channel the statistics
+    (float64 mean, sum of squared deviations), then y = ((x - m) - ml) * a + beta with the
+    parameters of fastdl/norm.py. y must not overlap x. Returns (mean, m2, ok): ok False when
+    some channel's statistics are not finite (its y is then not written)."""
+    _check_last(x.shape[2], x.strides[2], sizeof(floating))
+    _check_last(y.shape[2], y.strides[2], sizeof(floating))
+    cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2], c
+    cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
+    cdef Py_ssize_t yo = y.strides[0] // sizeof(floating), yc = y.strides[1] // sizeof(floating)
+    cdef int nt = _threads(outer * channels * inner, channels, n_threads)
+    cdef bint stream = _stream(<const char *>&y[0, 0, 0], 3, y.shape, y.strides,
+                               sizeof(floating))
+    mean_arr = np.empty(channels, dtype=np.float64)
+    m2_arr = np.empty(channels, dtype=np.float64)
+    ok_arr = np.empty(channels, dtype=np.intc)
+    cdef double[::1] mean = mean_arr, m2 = m2_arr
+    cdef int[::1] ok = ok_arr
+    cdef const floating *xp = &x[0, 0, 0]
+    cdef floating *yp = &y[0, 0, 0]
+    with nogil:
+        for c in prange(channels, num_threads=nt, schedule="static"):
+            if floating is float:
+                ok[c] = fastdl_bn_fused_fwd_cm_f32(xp + c * sc, so, yp + c * yc, yo, outer,
+                                                   inner, eps, gamma[c], beta[c], stream,
+                                                   &mean[c], &m2[c])
+            else:
+                ok[c] = fastdl_bn_fused_fwd_cm_f64(xp + c * sc, so, yp + c * yc, yo, outer,
+                                                   inner, eps, gamma[c], beta[c], stream,
+                                                   &mean[c], &m2[c])
+    return mean_arr, m2_arr, bool(np.all(ok_arr))
+
+
+def backward_fused_cm(const floating[:, :, :] dy, const floating[:, :, :] x,
+                      floating[:, :, :] dx, const floating[::1] mean, const double[::1] gamma,
+                      const double[::1] invstd, int n_threads):
+    """Backward of (outer, C, inner) one channel at a time: per channel (sum dy,
+    sum dy * (x - mean)) in float64, then dx with the parameters of fastdl/norm.py. Returns
+    (sum_dy, sum_dyxc)."""
+    _check_last(dy.shape[2], dy.strides[2], sizeof(floating))
+    _check_last(x.shape[2], x.strides[2], sizeof(floating))
+    _check_last(dx.shape[2], dx.strides[2], sizeof(floating))
+    cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2], c
+    cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
+    cdef Py_ssize_t do = dy.strides[0] // sizeof(floating)
+    cdef Py_ssize_t dc = dy.strides[1] // sizeof(floating)
+    cdef Py_ssize_t oo = dx.strides[0] // sizeof(floating)
+    cdef Py_ssize_t oc = dx.strides[1] // sizeof(floating)
+    cdef int nt = _threads(outer * channels * inner, channels, n_threads)
+    cdef bint stream = _stream(<const char *>&dx[0, 0, 0], 3, dx.shape, dx.strides,
+                               sizeof(floating))
+    sum_dy_arr = np.empty(channels, dtype=np.float64)
+    sum_dyxc_arr = np.empty(channels, dtype=np.float64)
+    cdef double[::1] sum_dy = sum_dy_arr, sum_dyxc = sum_dyxc_arr
+    cdef const floating *xp = &x[0, 0, 0]
+    cdef const floating *dp = &dy[0, 0, 0]
+    cdef floating *op = &dx[0, 0, 0]
+    with nogil:
+        for c in prange(channels, num_threads=nt, schedule="static"):
+            if floating is float:
+                fastdl_bn_fused_bwd_cm_f32(dp + c * dc, do, xp + c * sc, so, op + c * oc, oo,
+                                           outer, inner, mean[c], gamma[c], invstd[c], stream,
+                                           &sum_dy[c], &sum_dyxc[c])
+            else:
+                fastdl_bn_fused_bwd_cm_f64(dp + c * dc, do, xp + c * sc, so, op + c * oc, oo,
+                                           outer, inner, mean[c], gamma[c], invstd[c], stream,
+                                           &sum_dy[c], &sum_dyxc[c])
+    return sum_dy_arr, sum_dyxc_arr

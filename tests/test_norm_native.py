@@ -258,3 +258,68 @@ def test_backward_propagates_nan(rng):
     dx, dgamma, dbeta = fastdl.batch_norm_backward(dy, x, np.ones(3), mean, invstd)
     assert np.isnan(dx[:, 2]).all() and np.isfinite(dx[:, :2]).all()
     assert np.isnan(dgamma[2]) and np.isnan(dbeta[2]) and np.isfinite(dgamma[:2]).all()
+
+
+# --- one channel at a time (channel in the middle, a channel fits in L2) -------------------
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape,axis", [((6, 9, 16, 40), 1), ((5, 3, 700), 1),
+                                        ((2, 3, 11, 7, 40), 2)])
+def test_channel_at_a_time_paths(shape, axis, dtype, rng):
+    """Shapes the channel-at-a-time kernels take: the reference's values, bit-identical for
+    any thread count, an out= full of NaN fully overwritten, in place (the two-step path)
+    close to it, and the backward close to the reference."""
+    outer, channels, inner = norm._geometry(shape, axis)
+    assert kernels.fused_fits(outer, channels, inner, np.dtype(dtype).itemsize, 2)
+    x, gamma, beta = data(rng, shape, axis, dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    want = ref.batch_norm(x, gamma, beta, axis=axis)
+    want_grads = ref.batch_norm_backward(dy, x, gamma, *want[1:], axis=axis)
+    runs = []
+    for n_threads in (1, 2, 3):
+        out = np.full(shape, np.nan, dtype)
+        got = fastdl.batch_norm(x, gamma, beta, axis=axis, out=out, n_threads=n_threads)
+        assert got[0] is out
+        grads = fastdl.batch_norm_backward(dy, x, gamma, *got[1:], axis=axis,
+                                           n_threads=n_threads)
+        runs.append([*got, *grads])
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
+    _assert_close(runs[0][:3], want, dtype)
+    _assert_close(runs[0][3:], want_grads, dtype)
+    in_place = x.copy()
+    fastdl.batch_norm(in_place, gamma, beta, axis=axis, out=in_place)
+    np.testing.assert_allclose(in_place, runs[0][0], **tol(dtype))
+
+
+def test_channel_at_a_time_nonfinite_channel_follows_reference(rng):
+    """A late channel whose statistics overflow (or hold inf / NaN) sends the whole call to the
+    reference after earlier channels were already written: out is the reference's."""
+    z = rng.standard_normal((6, 9, 16, 40))
+    for bad in (1e300, np.inf, np.nan):
+        x = z.copy()
+        x[:, 7] *= bad if bad == 1e300 else 1.0
+        if bad != 1e300:
+            x[3, 7, 5, 5] = bad
+        stats = [np.zeros(9), np.ones(9)]
+        want_stats = [s.copy() for s in stats]
+        out = np.full(x.shape, -7.0)
+        with np.errstate(all="ignore"):
+            got = fastdl.batch_norm(x, np.ones(9), np.zeros(9), out=out,
+                                    running_mean=stats[0], running_var=stats[1])
+            want = ref.batch_norm(x, np.ones(9), np.zeros(9),
+                                  running_mean=want_stats[0], running_var=want_stats[1])
+        assert got[0] is out
+        for g, w in zip([*got, *stats], [*want, *want_stats]):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_channel_at_a_time_backward_propagates_nan(rng):
+    x = rng.standard_normal((4, 3, 600))
+    dy = rng.standard_normal(x.shape)
+    dy[1, 2, 3] = np.nan
+    _, mean, invstd = fastdl.batch_norm(x, np.ones(3), np.zeros(3))
+    dx, dgamma, dbeta = fastdl.batch_norm_backward(dy, x, np.ones(3), mean, invstd)
+    assert np.isnan(dx[:, 2]).all() and np.isfinite(dx[:, :2]).all()
+    assert np.isnan(dgamma[2]) and np.isnan(dbeta[2]) and np.isfinite(dgamma[:2]).all()
