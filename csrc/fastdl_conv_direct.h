@@ -34,12 +34,33 @@
 #define FN2(name, sfx) FN_(name, sfx)
 #define FN(name) FN2(name, FASTDL_CONV_SFX)
 
-/* Workspace elements per thread: pass 0 forward, 2 weight grad. */
+/* d[j] = s[j·step] where m[j·step] > 0, else 0 (the ReLU mask): branch-free so that it
+ * vectorises — a branch on a random mask mispredicts half the time. */
+FASTDL_CLONES static void FN(masked_copy)(T *FASTDL_RESTRICT d, const T *FASTDL_RESTRICT s,
+                                          const T *FASTDL_RESTRICT m, int64_t n, int64_t step)
+{
+    if (step == 1) {
+        for (int64_t j = 0; j < n; j++) {
+            const T v = s[j];
+            d[j] = m[j] > 0 ? v : (T)0;
+        }
+    } else {
+        for (int64_t j = 0; j < n; j++) {
+            const T v = s[j * step];
+            d[j] = m[j * step] > 0 ? v : (T)0;
+        }
+    }
+}
+
+/* Workspace elements per thread: pass 0 forward, 2 weight grad (gather-A), 3 weight grad
+ * (dot form, NCHW). */
 static int64_t FN(direct_ws)(const fastdl_conv_geom *g, int pass)
 {
     int64_t n = g->d_slab + (fastdl_conv_ceil(g->K, MR) + MR) * FASTDL_CONV_NR_MAX + 16;
     if (pass == 2)
         n += g->d_rows * g->Wo * fastdl_conv_ceil(g->K, NR);
+    if (pass == 3)
+        n += g->K * fastdl_conv_ceil(g->d_rows * g->d_Wq, 16);
     return n;
 }
 
@@ -70,9 +91,7 @@ static void FN(direct_slab)(const fastdl_conv_geom *g, const T *src, const T *ma
                         const T *s = src + c * g->xs_c + ih * g->xs_h + (jlo * sw - off);
                         memset(d, 0, (size_t)jlo * sizeof(T));
                         if (mask) {
-                            const T *m = mask + (s - src);
-                            for (int64_t j = jlo; j < jhi; j++)
-                                d[j] = m[(j - jlo) * sw] > 0 ? s[(j - jlo) * sw] : (T)0;
+                            FN(masked_copy)(d + jlo, s, mask + (s - src), jhi - jlo, sw);
                         } else if (sw == 1) {
                             memcpy(d + jlo, s, (size_t)(jhi - jlo) * sizeof(T));
                         } else {
@@ -101,9 +120,7 @@ static void FN(direct_slab)(const fastdl_conv_geom *g, const T *src, const T *ma
             const T *s = src + ih * g->xs_h + (jlo - g->pl) * C;
             memset(d, 0, (size_t)(jlo * C) * sizeof(T));
             if (mask) {
-                const T *m = mask + (s - src);
-                for (int64_t t = 0; t < (jhi - jlo) * C; t++)
-                    d[jlo * C + t] = m[t] > 0 ? s[t] : (T)0;
+                FN(masked_copy)(d + jlo * C, s, mask + (s - src), (jhi - jlo) * C, 1);
             } else {
                 memcpy(d + jlo * C, s, (size_t)((jhi - jlo) * C) * sizeof(T));
             }
@@ -220,15 +237,16 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
 }
 
 /* Weight gradient, rows [kk0, kk1) of dWᵀ (CRS × K, row-major, accumulated in place; NHWC's
- * dW is dWᵀ itself), summed over every image, row block and block of KC pixels in order. */
+ * dW is dWᵀ itself), summed over images [n0, n1), row blocks and blocks of KC pixels in
+ * that order. */
 static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, const T *dy,
-                                         const T *mask, T *dwt, int64_t kk0, int64_t kk1,
-                                         T *ws)
+                                         const T *mask, T *dwt, int64_t n0, int64_t n1,
+                                         int64_t kk0, int64_t kk1, T *ws)
 {
     const int64_t K = g->K, P = g->P, Wo = g->Wo, kpad = fastdl_conv_ceil(K, NR);
     T *slab = ws, *tmp = ws + g->d_slab, *dyt = tmp + MR * FASTDL_CONV_NR_MAX + 16;
     const T *ap[MR];
-    for (int64_t n = 0; n < g->N; n++) {
+    for (int64_t n = n0; n < n1; n++) {
         for (int64_t b = 0; b < g->d_blocks; b++) {
             const int64_t oh0 = b * g->d_rows;
             const int64_t npix = fastdl_conv_min(g->d_rows, g->Ho - oh0) * Wo;
@@ -237,10 +255,18 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
                 for (int64_t p0 = 0; p0 < npix; p0 += 64) {
                     const int64_t pe = fastdl_conv_min(npix, p0 + 64);
                     for (int64_t k = 0; k < K; k++) {
-                        const T *s = dy + (n * K + k) * P + oh0 * Wo;
-                        const T *m = mask ? mask + (s - dy) : NULL;
-                        for (int64_t p = p0; p < pe; p++)
-                            dyt[p * kpad + k] = (m && !(m[p] > 0)) ? (T)0 : s[p];
+                        const T *FASTDL_RESTRICT s = dy + (n * K + k) * P + oh0 * Wo;
+                        T *FASTDL_RESTRICT d = dyt + k;
+                        if (mask) {
+                            const T *FASTDL_RESTRICT m = mask + (s - dy);
+                            for (int64_t p = p0; p < pe; p++) {
+                                const T v = s[p];
+                                d[p * kpad] = m[p] > 0 ? v : (T)0;
+                            }
+                        } else {
+                            for (int64_t p = p0; p < pe; p++)
+                                d[p * kpad] = s[p];
+                        }
                     }
                     for (int64_t p = p0; p < pe; p++)
                         for (int64_t k = K; k < kpad; k++)
@@ -252,8 +278,7 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
                     const T *m = mask ? mask + (s - dy) : NULL;
                     T *d = dyt + p * kpad;
                     if (m)
-                        for (int64_t k = 0; k < K; k++)
-                            d[k] = m[k] > 0 ? s[k] : (T)0;
+                        FN(masked_copy)(d, s, m, K, 1);
                     else
                         memcpy(d, s, (size_t)K * sizeof(T));
                     for (int64_t k = K; k < kpad; k++)
@@ -281,6 +306,60 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
                                 memcpy(c + i * K, tmp + i * NR, (size_t)nj * sizeof(T));
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/* Weight gradient in dot form (NCHW, few filters — where gather-A's filter lanes would be
+ * mostly idle): dW[k][kk] += Σ_q dys[k][q] · slab[delta[kk] + q] over the flat pixel index
+ * q of each row block, dys being dy (masked) laid out with the slab's row pitch d_Wq and
+ * zeros in the dropped lanes. dW is K × CRS; images [n0, n1) in order. (An infinite input
+ * value seen by a dropped lane makes 0·inf = NaN: documented in fastdl/conv.py.) */
+static void FN(direct_weight_grad_dot)(const fastdl_conv_geom *g, const T *x, const T *dy,
+                                       const T *mask, T *dw, int64_t n0, int64_t n1, T *ws)
+{
+    const int64_t K = g->K, P = g->P, CRS = g->CRS, Wo = g->Wo, Wq = g->d_Wq;
+    T *slab = ws, *dys = ws + g->d_slab;
+    T tile[16];
+    const T *dr[4], *sr[4];
+    for (int64_t n = n0; n < n1; n++) {
+        for (int64_t b = 0; b < g->d_blocks; b++) {
+            const int64_t oh0 = b * g->d_rows, rows = fastdl_conv_min(g->d_rows, g->Ho - oh0);
+            const int64_t Q = rows * Wq, Qp = fastdl_conv_ceil(Q, 16);
+            FN(direct_slab)(g, x + n * g->xs_n, NULL, oh0, slab);
+            for (int64_t k = 0; k < K; k++) {
+                const T *s = dy + (n * K + k) * P + oh0 * Wo;
+                const T *m = mask ? mask + (s - dy) : NULL;
+                T *d = dys + k * Qp;
+                for (int64_t i = 0; i < rows; i++) {
+                    T *di = d + i * Wq;
+                    const T *si = s + i * Wo;
+                    if (m) {
+                        FN(masked_copy)(di, si, m + i * Wo, Wo, 1);
+                    } else {
+                        memcpy(di, si, (size_t)Wo * sizeof(T));
+                    }
+                    for (int64_t j = Wo; j < Wq; j++)
+                        di[j] = 0;
+                }
+                for (int64_t q = Q; q < Qp; q++)
+                    d[q] = 0;
+            }
+            for (int64_t k0 = 0; k0 < K; k0 += 4) {
+                const int64_t mk = fastdl_conv_min(4, K - k0);
+                for (int i = 0; i < 4; i++)
+                    dr[i] = dys + (k0 + (i < mk ? i : mk - 1)) * Qp;
+                for (int64_t j0 = 0; j0 < CRS; j0 += 4) {
+                    const int64_t mj = fastdl_conv_min(4, CRS - j0);
+                    for (int j = 0; j < 4; j++)
+                        sr[j] = slab + g->d_delta[j0 + (j < mj ? j : mj - 1)];
+                    memset(tile, 0, sizeof tile);
+                    FASTDL_CONV_UKRD(Qp, dr, sr, tile, 4);
+                    for (int64_t i = 0; i < mk; i++)
+                        for (int64_t j = 0; j < mj; j++)
+                            dw[(k0 + i) * CRS + j0 + j] += tile[i * 4 + j];
                 }
             }
         }

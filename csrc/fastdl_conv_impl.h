@@ -224,34 +224,68 @@ static void FN(input_grad_task)(const fastdl_conv_geom *g, const T *dy, const T 
 }
 
 /* Bias gradient db[k] for k in [k0, k1): Σ over images and pixels (in that order). */
-static void FN(bias_grad_range)(const fastdl_conv_geom *g, const T *dy, const T *mask, T *db,
-                                int64_t k0, int64_t k1)
+FASTDL_CLONES static void FN(bias_grad_range)(const fastdl_conv_geom *g, const T *dy,
+                                              const T *mask, T *db, int64_t k0, int64_t k1)
 {
     const int64_t K = g->K, P = g->P;
     for (int64_t k = k0; k < k1; k++)
         db[k] = 0;
     if (!g->nhwc) {
+        /* 16 running sums per filter (lane j takes pixels p ≡ j mod 16), added pairwise */
         for (int64_t k = k0; k < k1; k++) {
-            T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            T acc[16] = {0};
             for (int64_t n = 0; n < g->N; n++) {
-                const T *d = dy + (n * K + k) * P;
-                const T *m = mask ? mask + (n * K + k) * P : NULL;
+                const T *FASTDL_RESTRICT d = dy + (n * K + k) * P;
+                const T *FASTDL_RESTRICT m = mask ? mask + (n * K + k) * P : NULL;
                 int64_t p = 0;
-                for (; p + 8 <= P; p += 8)
-                    for (int j = 0; j < 8; j++)
-                        acc[j] += (m && !(m[p + j] > 0)) ? (T)0 : d[p + j];
-                for (; p < P; p++)
-                    acc[p % 8] += (m && !(m[p] > 0)) ? (T)0 : d[p];
+                if (m) {
+                    /* written as a conditional reset, not `acc += m > 0 ? d : 0`: GCC 12's
+                     * AVX2 vectoriser miscompiles that form here (wrong sums at -O3) */
+                    for (; p + 16 <= P; p += 16)
+                        for (int j = 0; j < 16; j++) {
+                            T v = d[p + j];
+                            if (!(m[p + j] > 0))
+                                v = 0;
+                            acc[j] += v;
+                        }
+                    for (; p < P; p++) {
+                        T v = d[p];
+                        if (!(m[p] > 0))
+                            v = 0;
+                        acc[p % 16] += v;
+                    }
+                } else {
+                    for (; p + 16 <= P; p += 16)
+                        for (int j = 0; j < 16; j++)
+                            acc[j] += d[p + j];
+                    for (; p < P; p++)
+                        acc[p % 16] += d[p];
+                }
             }
-            db[k] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+            T h[8], q[4];
+            for (int j = 0; j < 8; j++)
+                h[j] = acc[j] + acc[j + 8];
+            for (int j = 0; j < 4; j++)
+                q[j] = h[j] + h[j + 4];
+            db[k] = (q[0] + q[2]) + (q[1] + q[3]);
         }
     } else {
         const int64_t rows = g->N * P;
+        T *FASTDL_RESTRICT o = db;
         for (int64_t q = 0; q < rows; q++) {
-            const T *d = dy + q * K;
-            const T *m = mask ? mask + q * K : NULL;
-            for (int64_t k = k0; k < k1; k++)
-                db[k] += (m && !(m[k] > 0)) ? (T)0 : d[k];
+            const T *FASTDL_RESTRICT d = dy + q * K;
+            if (mask) {
+                const T *FASTDL_RESTRICT m = mask + q * K;
+                for (int64_t k = k0; k < k1; k++) {
+                    T v = d[k];
+                    if (!(m[k] > 0))
+                        v = 0;
+                    o[k] += v;
+                }
+            } else {
+                for (int64_t k = k0; k < k1; k++)
+                    o[k] += d[k];
+            }
         }
     }
 }

@@ -119,6 +119,29 @@ typedef void (*fastdl_ukrb_f32_t)(int64_t, const float *, const float *, const i
 typedef void (*fastdl_ukrb_f64_t)(int64_t, const double *, const double *, const int64_t *,
                                   double *, int64_t, int, const double *, int);
 
+
+/* Dot kernels: out[i·ldo + j] (+)= Σ_q d_i[q] · s_j[q] for i, j < 4 (4 × 4 dot products of
+ * length nq, a multiple of 16); the SIMD versions sum lane-wise, then reduce each vector in a
+ * fixed order. */
+#define FASTDL_DEFINE_DOT_GENERIC(SFX, T)                                                     \
+    static void fastdl_ukrd_##SFX(int64_t nq, const T *const *dr, const T *const *sr, T *out, \
+                                  int64_t ldo)                                                \
+    {                                                                                         \
+        for (int i = 0; i < 4; i++)                                                           \
+            for (int j = 0; j < 4; j++) {                                                     \
+                T acc = 0;                                                                    \
+                for (int64_t q = 0; q < nq; q++)                                              \
+                    acc += dr[i][q] * sr[j][q];                                               \
+                out[i * ldo + j] += acc;                                                      \
+            }                                                                                 \
+    }
+FASTDL_DEFINE_DOT_GENERIC(f32_generic, float)
+FASTDL_DEFINE_DOT_GENERIC(f64_generic, double)
+typedef void (*fastdl_ukrd_f32_t)(int64_t, const float *const *, const float *const *, float *,
+                                  int64_t);
+typedef void (*fastdl_ukrd_f64_t)(int64_t, const double *const *, const double *const *,
+                                  double *, int64_t);
+
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(FASTDL_NO_AVX2)
 #define FASTDL_CONV_HAVE_AVX2 1
 #include <immintrin.h>
@@ -403,6 +426,76 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
         FASTDL_GB_STORE(5);                                                                   \
     }
 
+
+#define FASTDL_DOT_ROW(i)                                                                     \
+    do {                                                                                      \
+        const V d_ = LOADU(d##i + q);                                                         \
+        a##i##0 = FMA(d_, s0, a##i##0);                                                       \
+        a##i##1 = FMA(d_, s1, a##i##1);                                                       \
+        a##i##2 = FMA(d_, s2, a##i##2);                                                       \
+        a##i##3 = FMA(d_, s3, a##i##3);                                                       \
+    } while (0)
+#define FASTDL_DOT_OUT(i)                                                                     \
+    do {                                                                                      \
+        out[(i) * ldo + 0] += HSUM(a##i##0);                                                  \
+        out[(i) * ldo + 1] += HSUM(a##i##1);                                                  \
+        out[(i) * ldo + 2] += HSUM(a##i##2);                                                  \
+        out[(i) * ldo + 3] += HSUM(a##i##3);                                                  \
+    } while (0)
+#define FASTDL_DEFINE_DOT(SFX, TGT)                                                           \
+    TGT static void fastdl_ukrd_##SFX(int64_t nq, const T *const *dr, const T *const *sr,     \
+                                      T *out, int64_t ldo)                                    \
+    {                                                                                         \
+        const T *d0 = dr[0], *d1 = dr[1], *d2 = dr[2], *d3 = dr[3];                           \
+        const T *t0 = sr[0], *t1 = sr[1], *t2 = sr[2], *t3 = sr[3];                           \
+        V a00 = ZERO(), a01 = ZERO(), a02 = ZERO(), a03 = ZERO();                             \
+        V a10 = ZERO(), a11 = ZERO(), a12 = ZERO(), a13 = ZERO();                             \
+        V a20 = ZERO(), a21 = ZERO(), a22 = ZERO(), a23 = ZERO();                             \
+        V a30 = ZERO(), a31 = ZERO(), a32 = ZERO(), a33 = ZERO();                             \
+        for (int64_t q = 0; q < nq; q += VW) {                                                \
+            const V s0 = LOADU(t0 + q), s1 = LOADU(t1 + q), s2 = LOADU(t2 + q);               \
+            const V s3 = LOADU(t3 + q);                                                       \
+            FASTDL_DOT_ROW(0);                                                                \
+            FASTDL_DOT_ROW(1);                                                                \
+            FASTDL_DOT_ROW(2);                                                                \
+            FASTDL_DOT_ROW(3);                                                                \
+        }                                                                                     \
+        FASTDL_DOT_OUT(0);                                                                    \
+        FASTDL_DOT_OUT(1);                                                                    \
+        FASTDL_DOT_OUT(2);                                                                    \
+        FASTDL_DOT_OUT(3);                                                                    \
+    }
+
+__attribute__((target("avx2,fma"))) static inline float fastdl_hsum256_ps(__m256 v)
+{
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_movehdup_ps(a));
+    return _mm_cvtss_f32(a);
+}
+__attribute__((target("avx2,fma"))) static inline double fastdl_hsum256_pd(__m256d v)
+{
+    __m128d a = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    a = _mm_add_sd(a, _mm_unpackhi_pd(a, a));
+    return _mm_cvtsd_f64(a);
+}
+__attribute__((target("avx512f"))) static inline float fastdl_hsum512_ps(__m512 v)
+{
+    const __m256 lo = _mm512_castps512_ps256(v);
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    __m256 s = _mm256_add_ps(lo, hi);
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_movehdup_ps(a));
+    return _mm_cvtss_f32(a);
+}
+__attribute__((target("avx512f"))) static inline double fastdl_hsum512_pd(__m512d v)
+{
+    __m256d s = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1));
+    __m128d a = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    a = _mm_add_sd(a, _mm_unpackhi_pd(a, a));
+    return _mm_cvtsd_f64(a);
+}
 #define T float
 #define V __m512
 #define VW 16
@@ -414,6 +507,9 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
 #define MAX _mm512_max_ps
 #define ZERO _mm512_setzero_ps
 FASTDL_DEFINE_GATHER(f32_avx512, __attribute__((target("avx512f"))))
+#define HSUM fastdl_hsum512_ps
+FASTDL_DEFINE_DOT(f32_avx512, __attribute__((target("avx512f"))))
+#undef HSUM
 #undef T
 #undef V
 #undef VW
@@ -435,6 +531,9 @@ FASTDL_DEFINE_GATHER(f32_avx512, __attribute__((target("avx512f"))))
 #define MAX _mm512_max_pd
 #define ZERO _mm512_setzero_pd
 FASTDL_DEFINE_GATHER(f64_avx512, __attribute__((target("avx512f"))))
+#define HSUM fastdl_hsum512_pd
+FASTDL_DEFINE_DOT(f64_avx512, __attribute__((target("avx512f"))))
+#undef HSUM
 #undef T
 #undef V
 #undef VW
@@ -456,6 +555,9 @@ FASTDL_DEFINE_GATHER(f64_avx512, __attribute__((target("avx512f"))))
 #define MAX _mm256_max_ps
 #define ZERO _mm256_setzero_ps
 FASTDL_DEFINE_GATHER(f32_avx2, __attribute__((target("avx2,fma"))))
+#define HSUM fastdl_hsum256_ps
+FASTDL_DEFINE_DOT(f32_avx2, __attribute__((target("avx2,fma"))))
+#undef HSUM
 #undef T
 #undef V
 #undef VW
@@ -477,6 +579,9 @@ FASTDL_DEFINE_GATHER(f32_avx2, __attribute__((target("avx2,fma"))))
 #define MAX _mm256_max_pd
 #define ZERO _mm256_setzero_pd
 FASTDL_DEFINE_GATHER(f64_avx2, __attribute__((target("avx2,fma"))))
+#define HSUM fastdl_hsum256_pd
+FASTDL_DEFINE_DOT(f64_avx2, __attribute__((target("avx2,fma"))))
+#undef HSUM
 #undef T
 #undef V
 #undef VW
@@ -499,6 +604,8 @@ static fastdl_ukra_f32_t fastdl_conv_ukra_f32 = fastdl_ukra_f32_generic;
 static fastdl_ukra_f64_t fastdl_conv_ukra_f64 = fastdl_ukra_f64_generic;
 static fastdl_ukrb_f32_t fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_generic;
 static fastdl_ukrb_f64_t fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_generic;
+static fastdl_ukrd_f32_t fastdl_conv_ukrd_f32 = fastdl_ukrd_f32_generic;
+static fastdl_ukrd_f64_t fastdl_conv_ukrd_f64 = fastdl_ukrd_f64_generic;
 static fastdl_ukr_f64 fastdl_conv_ukr_f64 = fastdl_ukr_f64_generic;
 /* Panel widths of the selected kernels (B panels are packed to these). */
 static int64_t fastdl_conv_nr_f32 = FASTDL_CONV_NR_F32;
@@ -516,6 +623,8 @@ static int fastdl_conv_select_kernels(int level)
     fastdl_conv_ukra_f64 = fastdl_ukra_f64_generic;
     fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_generic;
     fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_generic;
+    fastdl_conv_ukrd_f32 = fastdl_ukrd_f32_generic;
+    fastdl_conv_ukrd_f64 = fastdl_ukrd_f64_generic;
 #if FASTDL_CONV_HAVE_AVX2
     if (level >= 2 && fastdl_cpu_has_avx512f()) {
         fastdl_conv_ukr_f32 = fastdl_ukr_f32_avx512;
@@ -526,6 +635,8 @@ static int fastdl_conv_select_kernels(int level)
         fastdl_conv_ukra_f64 = fastdl_ukra_f64_avx512;
         fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_avx512;
         fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_avx512;
+        fastdl_conv_ukrd_f32 = fastdl_ukrd_f32_avx512;
+        fastdl_conv_ukrd_f64 = fastdl_ukrd_f64_avx512;
         return 2;
     }
     if (level >= 1 && fastdl_cpu_has_avx2() && fastdl_cpu_has_fma()) {
@@ -535,6 +646,8 @@ static int fastdl_conv_select_kernels(int level)
         fastdl_conv_ukra_f64 = fastdl_ukra_f64_avx2;
         fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_avx2;
         fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_avx2;
+        fastdl_conv_ukrd_f32 = fastdl_ukrd_f32_avx2;
+        fastdl_conv_ukrd_f64 = fastdl_ukrd_f64_avx2;
         return 1;
     }
 #endif

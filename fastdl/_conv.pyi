@@ -9,6 +9,7 @@ ISA_NAMES: tuple[str, str, str]
 ISA: str
 GRAIN: int
 SLAB_BYTES: int
+WGRAD_CHUNKS: int
 
 def select_kernels(isa: str) -> str: ...
 
@@ -31,7 +32,8 @@ def conv2d_input_grad(geom: _Geometry, dy: NDArray[np.floating],
                       dx: NDArray[np.floating], n_threads: int) -> None: ...
 def conv2d_weight_grad_direct(geom: _Geometry, x: NDArray[np.floating],
                               dy: NDArray[np.floating], mask: Optional[NDArray[np.floating]],
-                              dwt: NDArray[np.floating], n_threads: int) -> None: ...
+                              dwt: NDArray[np.floating], n_threads: int,
+                              dot: bool = ...) -> None: ...
 def conv2d_bias_grad(geom: _Geometry, dy: NDArray[np.floating],
                      mask: Optional[NDArray[np.floating]], db: NDArray[np.floating],
                      n_threads: int) -> None: ...

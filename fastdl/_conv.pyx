@@ -52,12 +52,18 @@ cdef extern from "fastdl_conv.h" nogil:
                                              int64_t task, double *ws)
     void fastdl_conv_direct_weight_grad_range_f32(const fastdl_conv_geom *g, const float *x,
                                                   const float *dy, const float *mask,
-                                                  float *dwt, int64_t kk0, int64_t kk1,
-                                                  float *ws)
+                                                  float *dwt, int64_t n0, int64_t n1,
+                                                  int64_t kk0, int64_t kk1, float *ws)
     void fastdl_conv_direct_weight_grad_range_f64(const fastdl_conv_geom *g, const double *x,
                                                   const double *dy, const double *mask,
-                                                  double *dwt, int64_t kk0, int64_t kk1,
-                                                  double *ws)
+                                                  double *dwt, int64_t n0, int64_t n1,
+                                                  int64_t kk0, int64_t kk1, double *ws)
+    void fastdl_conv_direct_weight_grad_dot_f32(const fastdl_conv_geom *g, const float *x,
+                                                const float *dy, const float *mask, float *dw,
+                                                int64_t n0, int64_t n1, float *ws)
+    void fastdl_conv_direct_weight_grad_dot_f64(const fastdl_conv_geom *g, const double *x,
+                                                const double *dy, const double *mask,
+                                                double *dw, int64_t n0, int64_t n1, double *ws)
     int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int pass_, int64_t nr)
     int64_t fastdl_conv_packed_weights_size_f32(const fastdl_conv_geom *g, int pass_)
     int64_t fastdl_conv_packed_weights_size_f64(const fastdl_conv_geom *g, int pass_)
@@ -91,6 +97,9 @@ def select_kernels(str isa):
 
 # Largest slab (the padded input rows a direct-path task reads) in bytes: about half an L2.
 SLAB_BYTES = 1 << 20
+
+# Image chunks of the weight gradient (each summed into its own partial dW).
+WGRAD_CHUNKS = 8
 
 # Below this many multiply-adds a call runs on one thread (a parallel region costs a few µs).
 GRAIN = 200000
@@ -316,36 +325,65 @@ def conv2d_forward_direct(_Geometry geom, const floating[:, :, :, ::1] x,
 def conv2d_weight_grad_direct(_Geometry geom, const floating[:, :, :, ::1] x,
                               const floating[:, :, :, ::1] dy,
                               const floating[:, :, :, ::1] mask, floating[:, ::1] dwt,
-                              int n_threads):
-    """dwt (CRS × K, zeros on entry) += Σ_n im2col(x[n]) · dy[n]ᵀ on the direct path.
+                              int n_threads, bint dot=False):
+    """dwt (CRS × K, zeros on entry) += Σ_n im2col(x[n]) · dy[n]ᵀ on the direct path; with
+    ``dot`` (NCHW only) dwt is dW itself (K × CRS), computed as 4 × 4 blocks of dot products
+    over the pixels (few filters).
 
-    The threads split dwt's rows; each sums over every image and pixel in the same fixed
-    order. Workspace per thread: one slab, one tile and one block of dyᵀ (rows · Wo × K).
+    The work is cut by the shapes alone into items (chunk of images) × (range of dwt rows):
+    min(N, WGRAD_CHUNKS) consecutive image chunks, each summed in order into its own partial
+    dwt, and — when there are few chunks — dwt's rows split further. The threads take whole
+    items; the partials are added in a fixed order at the end, so the result does not depend
+    on the thread count. Workspace: the partials (≤ WGRAD_CHUNKS × CRS × K) and, per thread,
+    one slab, one tile and one block of dyᵀ (rows · Wo × K).
     """
     cdef fastdl_conv_geom *g = &geom.g
     dtype = np.float32 if floating is float else np.float64
-    cdef int64_t align = FASTDL_CONV_MR
-    cdef int64_t units = (g.CRS + align - 1) // align, t
-    cdef int nt = _threads(n_threads, units, geom.macs)
-    cdef int64_t per = (units + nt - 1) // nt
-    cdef int64_t ws_n = (fastdl_conv_direct_ws_f32(g, 2) if floating is float
-                         else fastdl_conv_direct_ws_f64(g, 2))
+    cdef int64_t chunks = min(g.N, WGRAD_CHUNKS)
+    cdef int64_t units = (g.CRS + FASTDL_CONV_MR - 1) // FASTDL_CONV_MR
+    cdef int64_t nkr = 1 if chunks >= WGRAD_CHUNKS // 2 or dot else \
+        max(1, min(units, (WGRAD_CHUNKS + chunks - 1) // chunks))
+    cdef int64_t per = (units + nkr - 1) // nkr
+    cdef int64_t items = chunks * nkr, t
+    cdef int nt = _threads(n_threads, items, geom.macs)
+    cdef int64_t ws_n = (fastdl_conv_direct_ws_f32(g, 3 if dot else 2) if floating is float
+                         else fastdl_conv_direct_ws_f64(g, 3 if dot else 2))
     ws_n = (ws_n + 15) // 16 * 16
     cdef floating[::1] ws = aligned_empty((nt * ws_n,), dtype)
+    cdef floating[:, :, ::1] part = dwt[None] if chunks == 1 else \
+        np.zeros((chunks, dwt.shape[0], dwt.shape[1]), dtype)
     cdef const floating *mk = &mask[0, 0, 0, 0] if mask is not None else NULL
-    cdef int64_t j0, j1
+    cdef int64_t c, n0, n1, j0, j1
     cdef int tid
     with nogil, parallel(num_threads=nt):
         tid = omp_get_thread_num()
-        for t in prange(nt, schedule="static"):
-            j0 = min(t * per * align, g.CRS)
-            j1 = min((t + 1) * per * align, g.CRS)
-            if j0 < j1:
+        for t in prange(items, schedule="static"):
+            c = t // nkr
+            n0 = c * g.N // chunks
+            n1 = (c + 1) * g.N // chunks
+            j0 = min((t % nkr) * per * FASTDL_CONV_MR, g.CRS)
+            j1 = min((t % nkr + 1) * per * FASTDL_CONV_MR, g.CRS)
+            if dot:
+                if floating is float:
+                    fastdl_conv_direct_weight_grad_dot_f32(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0], mk,
+                                                           &part[c, 0, 0], n0, n1,
+                                                           &ws[tid * ws_n])
+                else:
+                    fastdl_conv_direct_weight_grad_dot_f64(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0], mk,
+                                                           &part[c, 0, 0], n0, n1,
+                                                           &ws[tid * ws_n])
+            elif j0 < j1:
                 if floating is float:
                     fastdl_conv_direct_weight_grad_range_f32(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0],
-                                                             mk, &dwt[0, 0], j0, j1,
-                                                             &ws[tid * ws_n])
+                                                             mk, &part[c, 0, 0], n0, n1, j0,
+                                                             j1, &ws[tid * ws_n])
                 else:
                     fastdl_conv_direct_weight_grad_range_f64(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0],
-                                                             mk, &dwt[0, 0], j0, j1,
-                                                             &ws[tid * ws_n])
+                                                             mk, &part[c, 0, 0], n0, n1, j0,
+                                                             j1, &ws[tid * ws_n])
+    if chunks > 1:
+        # chunk by chunk, in order
+        acc = np.asarray(part[0])
+        for c in range(1, chunks):
+            acc += np.asarray(part[c])
+        np.asarray(dwt)[...] = acc

@@ -93,6 +93,11 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, layout="NCHW", activation=None,
     return out
 
 
+_DIRECT_NHWC_MIN_CHANNELS = 12
+# NCHW weight gradients of layers with fewer filters than this use the dot-product form.
+_DOT_MAX_FILTERS = 24
+
+
 def _input_grad(g, geom, layout, dy, mask, w, x, n):
     """dx. With stride 1 and no side padded by more than the kernel size − 1 it is the
     forward convolution of the (masked) dy, padded by kernel − 1 − padding, with the
@@ -103,7 +108,11 @@ def _input_grad(g, geom, layout, dy, mask, w, x, n):
         r, s = w.shape[0], w.shape[1]
     else:
         r, s = w.shape[2], w.shape[3]
-    if tuple(geom.stride) == (1, 1) and max(pt, pb) <= r - 1 and max(pl, pr) <= s - 1:
+    # NHWC puts the output channels on the vector lanes: with few input channels (a first
+    # layer's dx) most lanes would be idle and the scatter path is faster (measured).
+    few_lanes = layout == "NHWC" and geom.channels < _DIRECT_NHWC_MIN_CHANNELS
+    if (tuple(geom.stride) == (1, 1) and max(pt, pb) <= r - 1 and max(pl, pr) <= s - 1
+            and not few_lanes):
         if layout == "NHWC":    # (R, S, C, K) -> (R, S, K, C), flipped
             wt = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
         else:                   # (K, C, R, S) -> (C, K, R, S), flipped
@@ -147,11 +156,18 @@ def conv2d_backward(dy, x, w, *, stride=1, padding=0, layout="NCHW", activation=
     if "dx" in need:
         dx = _input_grad(g, geom, layout, dy, mask, w, x, n)
     if "dw" in need:
-        # dWᵀ (C·R·S × K in the layout's reduction order): NHWC's w is that matrix already
-        dwt = np.zeros((w.size // geom.filters, geom.filters), x.dtype)
-        _kernels.conv2d_weight_grad_direct(g.direct(n, x.itemsize, False), x, dy, mask, dwt, n)
-        dw = dwt.reshape(w.shape) if layout == "NHWC" else \
-            np.ascontiguousarray(dwt.T).reshape(w.shape)
+        gd = g.direct(n, x.itemsize, False)
+        crs = w.size // geom.filters
+        if layout == "NCHW" and geom.filters < _DOT_MAX_FILTERS:
+            dw = np.zeros(w.shape, x.dtype)
+            _kernels.conv2d_weight_grad_direct(gd, x, dy, mask, dw.reshape(geom.filters, crs),
+                                               n, True)
+        else:
+            # dWᵀ (C·R·S × K in the layout's reduction order): NHWC's w is that matrix
+            dwt = np.zeros((crs, geom.filters), x.dtype)
+            _kernels.conv2d_weight_grad_direct(gd, x, dy, mask, dwt, n)
+            dw = dwt.reshape(w.shape) if layout == "NHWC" else \
+                np.ascontiguousarray(dwt.T).reshape(w.shape)
     if "db" in need:
         db = np.empty(geom.filters, x.dtype)
         _kernels.conv2d_bias_grad(g, dy, mask, db, n)

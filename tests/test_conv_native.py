@@ -223,3 +223,22 @@ def test_direct_path_row_blocks(monkeypatch, slab_bytes, layout):
         for a, c, e in zip(g1, g2, fastdl.reference.conv2d_backward(dy, x, w, **kw)):
             np.testing.assert_array_equal(a, c)
             np.testing.assert_allclose(a, e, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_masked_bias_grad_every_size(layout, dtype):
+    """db with the ReLU mask over plane sizes around the 16-lane blocks (a GCC 12 AVX2
+    vectoriser bug once gave wrong sums for one way of writing this loop)."""
+    rng = np.random.default_rng(11)
+    for hw in (1, 3, 4, 5, 7, 9):
+        x = rng.standard_normal((2, 3, hw, hw + 1)).astype(dtype)
+        w = rng.standard_normal((5, 3, 1, 1)).astype(dtype)
+        x, w = as_layout(layout, x, w)
+        kw = dict(layout=layout, activation="relu")
+        y = fastdl.conv2d(x, w, **kw)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        db = fastdl.conv2d_backward(dy, x, w, y=y, need=("db",), **kw)[2]
+        axes = (0, 2, 3) if layout == "NCHW" else (0, 1, 2)
+        expected = np.where(y > 0, dy, 0).astype(np.float64).sum(axis=axes)
+        np.testing.assert_allclose(db, expected, **tol(dtype))
