@@ -10,7 +10,7 @@ from conftest import FLOATS, tol
 ACTIVATIONS = [None, "relu", "sigmoid", "tanh", "leaky_relu"]
 
 
-@pytest.fixture(params=["generic", "avx512"])
+@pytest.fixture(params=["generic", "avx2", "avx512"])
 def isa(request):
     """Force one vector level of the float32 math kernels (exp, tanh, sigmoid) in every
     module that has a copy of them; skipped where the CPU lacks it."""

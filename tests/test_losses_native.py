@@ -11,7 +11,7 @@ OPS = ["softmax", "log_softmax", "softmax_backward", "softmax_cross_entropy",
        "binary_cross_entropy", "binary_cross_entropy_with_logits", "l2_penalty"]
 
 
-@pytest.fixture(params=["generic", "avx512"])
+@pytest.fixture(params=["generic", "avx2", "avx512"])
 def isa(request):
     """Force one vector level of the float32 math kernels (exp, tanh, sigmoid) in every
     module that has a copy of them; skipped where the CPU lacks it."""
