@@ -56,7 +56,8 @@ FASTDL_CLONES static void FN(masked_copy)(T *FASTDL_RESTRICT d, const T *FASTDL_
  * (dot form, NCHW). */
 static int64_t FN(direct_ws)(const fastdl_conv_geom *g, int pass)
 {
-    int64_t n = g->d_slab + (fastdl_conv_ceil(g->K, MR) + MR) * FASTDL_CONV_NR_MAX + 16;
+    int64_t n = g->d_slab + (fastdl_conv_ceil(g->K, MR) + FASTDL_CONV_MRA_MAX) * FASTDL_CONV_NR_MAX
+                + 16;
     if (pass == 2)
         n += g->d_rows * g->Wo * fastdl_conv_ceil(g->K, NR);
     if (pass == 3)
@@ -204,21 +205,21 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
             }
         }
     } else {
-        const int64_t npix = rows * Wo, kpad = fastdl_conv_ceil(K, NR);
+        const int64_t npix = rows * Wo, kpad = fastdl_conv_ceil(K, NR), mra = fastdl_conv_mra;
         T *yb = y + (n * P + oh0 * Wo) * K;
-        const T *ap[MR];
+        const T *ap[FASTDL_CONV_MRA_MAX];
         for (int64_t jr = 0; jr < K; jr += NR) {
             const int64_t nj = fastdl_conv_min(NR, K - jr);
             for (int64_t k0 = 0; k0 < CRS; k0 += KC) {
                 const int64_t kc = fastdl_conv_min(KC, CRS - k0);
                 const int last = k0 + kc == CRS, acc = k0 > 0;
                 const T *bw = wp + k0 * kpad + jr * kc, *bj = (last && biasp) ? biasp + jr : NULL;
-                for (int64_t p0 = 0; p0 < npix; p0 += MR) {
-                    const int64_t mi = fastdl_conv_min(MR, npix - p0);
+                for (int64_t p0 = 0; p0 < npix; p0 += mra) {
+                    const int64_t mi = fastdl_conv_min(mra, npix - p0);
                     T *yt = yb + p0 * K + jr;
-                    for (int64_t i = 0; i < MR; i++)
+                    for (int64_t i = 0; i < mra; i++)
                         ap[i] = slab + g->d_pix[p0 + (i < mi ? i : mi - 1)];
-                    if (mi == MR && nj == NR) {
+                    if (mi == mra && nj == NR) {
                         FASTDL_CONV_UKRA(kc, ap, g->d_delta + k0, bw, NR, yt, K, acc, bj,
                                          last && relu);
                     } else {
@@ -244,8 +245,9 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
                                          int64_t kk0, int64_t kk1, T *ws)
 {
     const int64_t K = g->K, P = g->P, Wo = g->Wo, kpad = fastdl_conv_ceil(K, NR);
-    T *slab = ws, *tmp = ws + g->d_slab, *dyt = tmp + MR * FASTDL_CONV_NR_MAX + 16;
-    const T *ap[MR];
+    const int64_t mra = fastdl_conv_mra;
+    T *slab = ws, *tmp = ws + g->d_slab, *dyt = tmp + FASTDL_CONV_MRA_MAX * FASTDL_CONV_NR_MAX + 16;
+    const T *ap[FASTDL_CONV_MRA_MAX];
     for (int64_t n = n0; n < n1; n++) {
         for (int64_t b = 0; b < g->d_blocks; b++) {
             const int64_t oh0 = b * g->d_rows;
@@ -290,12 +292,12 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
                 for (int64_t jr = 0; jr < K; jr += NR) {
                     const int64_t nj = fastdl_conv_min(NR, K - jr);
                     const T *bb = dyt + p0 * kpad + jr;
-                    for (int64_t kt = kk0; kt < kk1; kt += MR) {
-                        const int64_t mi = fastdl_conv_min(MR, kk1 - kt);
+                    for (int64_t kt = kk0; kt < kk1; kt += mra) {
+                        const int64_t mi = fastdl_conv_min(mra, kk1 - kt);
                         T *c = dwt + kt * K + jr;
-                        for (int64_t i = 0; i < MR; i++)
+                        for (int64_t i = 0; i < mra; i++)
                             ap[i] = slab + g->d_delta[kt + (i < mi ? i : mi - 1)];
-                        if (mi == MR && nj == NR) {
+                        if (mi == mra && nj == NR) {
                             FASTDL_CONV_UKRA(np, ap, g->d_pix + p0, bb, kpad, c, K, 1, NULL, 0);
                         } else {
                             for (int64_t i = 0; i < mi; i++)

@@ -337,9 +337,9 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
         c##i##0 = FMA(t_, b0, c##i##0);                                                       \
         c##i##1 = FMA(t_, b1, c##i##1);                                                       \
     } while (0)
-#define FASTDL_GA_STORE(i)                                                                    \
+#define FASTDL_GA_STORE_N(nm, i)                                                                  \
     do {                                                                                      \
-        V x0 = c##i##0, x1 = c##i##1;                                                         \
+        V x0 = c##nm##0, x1 = c##nm##1;                                                         \
         T *ci = c + (i) * ldc;                                                                \
         if (acc) {                                                                            \
             x0 = ADD(LOADU(ci), x0);                                                          \
@@ -356,6 +356,7 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
         STOREU(ci, x0);                                                                       \
         STOREU(ci + VW, x1);                                                                  \
     } while (0)
+#define FASTDL_GA_STORE(i) FASTDL_GA_STORE_N(i, i)
 #define FASTDL_GB_STORE(i)                                                                    \
     do {                                                                                      \
         V x0 = c##i##0, x1 = c##i##1;                                                         \
@@ -496,6 +497,53 @@ __attribute__((target("avx512f"))) static inline double fastdl_hsum512_pd(__m512
     a = _mm_add_sd(a, _mm_unpackhi_pd(a, a));
     return _mm_cvtsd_f64(a);
 }
+
+/* AVX-512 gather-A with 12 rows (24 accumulators of the 32 zmm registers): half the B
+ * loads per FMA of the 6-row kernel, for the passes that stream B from L1 (NHWC forward and
+ * input grad, weight grads). Same contract as fastdl_ukra_*, ap holding 12 pointers. */
+#define FASTDL_ZERO24                                                                         \
+    FASTDL_ZERO12;                                                                            \
+    V c60 = ZERO(), c61 = ZERO(), c70 = ZERO(), c71 = ZERO(), c80 = ZERO(), c81 = ZERO();    \
+    V c90 = ZERO(), c91 = ZERO(), cA0 = ZERO(), cA1 = ZERO(), cB0 = ZERO(), cB1 = ZERO()
+#define FASTDL_DEFINE_GATHER12(SFX, TGT)                                                      \
+    TGT static void fastdl_ukra12_##SFX(int64_t kc, const T *const *ap, const int64_t *off,   \
+                                        const T *b, int64_t ldb, T *c, int64_t ldc, int acc,  \
+                                        const T *bias, int relu)                              \
+    {                                                                                         \
+        const T *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5]; \
+        const T *a6 = ap[6], *a7 = ap[7], *a8 = ap[8], *a9 = ap[9], *aA = ap[10];             \
+        const T *aB = ap[11];                                                                 \
+        FASTDL_ZERO24;                                                                        \
+        for (int64_t k = 0; k < kc; k++) {                                                    \
+            const int64_t o = off[k];                                                         \
+            const V b0 = LOADU(b), b1 = LOADU(b + VW);                                        \
+            b += ldb;                                                                         \
+            FASTDL_GA_ROW(0);                                                                 \
+            FASTDL_GA_ROW(1);                                                                 \
+            FASTDL_GA_ROW(2);                                                                 \
+            FASTDL_GA_ROW(3);                                                                 \
+            FASTDL_GA_ROW(4);                                                                 \
+            FASTDL_GA_ROW(5);                                                                 \
+            FASTDL_GA_ROW(6);                                                                 \
+            FASTDL_GA_ROW(7);                                                                 \
+            FASTDL_GA_ROW(8);                                                                 \
+            FASTDL_GA_ROW(9);                                                                 \
+            FASTDL_GA_ROW(A);                                                                 \
+            FASTDL_GA_ROW(B);                                                                 \
+        }                                                                                     \
+        FASTDL_GA_STORE(0);                                                                   \
+        FASTDL_GA_STORE(1);                                                                   \
+        FASTDL_GA_STORE(2);                                                                   \
+        FASTDL_GA_STORE(3);                                                                   \
+        FASTDL_GA_STORE(4);                                                                   \
+        FASTDL_GA_STORE(5);                                                                   \
+        FASTDL_GA_STORE(6);                                                                   \
+        FASTDL_GA_STORE(7);                                                                   \
+        FASTDL_GA_STORE(8);                                                                   \
+        FASTDL_GA_STORE(9);                                                                   \
+        FASTDL_GA_STORE_N(A, 10);                                                             \
+        FASTDL_GA_STORE_N(B, 11);                                                             \
+    }
 #define T float
 #define V __m512
 #define VW 16
@@ -507,6 +555,7 @@ __attribute__((target("avx512f"))) static inline double fastdl_hsum512_pd(__m512
 #define MAX _mm512_max_ps
 #define ZERO _mm512_setzero_ps
 FASTDL_DEFINE_GATHER(f32_avx512, __attribute__((target("avx512f"))))
+FASTDL_DEFINE_GATHER12(f32_avx512, __attribute__((target("avx512f"))))
 #define HSUM fastdl_hsum512_ps
 FASTDL_DEFINE_DOT(f32_avx512, __attribute__((target("avx512f"))))
 #undef HSUM
@@ -531,6 +580,7 @@ FASTDL_DEFINE_DOT(f32_avx512, __attribute__((target("avx512f"))))
 #define MAX _mm512_max_pd
 #define ZERO _mm512_setzero_pd
 FASTDL_DEFINE_GATHER(f64_avx512, __attribute__((target("avx512f"))))
+FASTDL_DEFINE_GATHER12(f64_avx512, __attribute__((target("avx512f"))))
 #define HSUM fastdl_hsum512_pd
 FASTDL_DEFINE_DOT(f64_avx512, __attribute__((target("avx512f"))))
 #undef HSUM
@@ -596,8 +646,9 @@ FASTDL_DEFINE_DOT(f64_avx2, __attribute__((target("avx2,fma"))))
 #define FASTDL_CONV_HAVE_AVX2 0
 #endif
 
-/* Largest NR of any kernel (sizes of local edge tiles). */
+/* Largest NR of any kernel (sizes of local edge tiles); largest gather-A row count. */
 #define FASTDL_CONV_NR_MAX 32
+#define FASTDL_CONV_MRA_MAX 12
 
 static fastdl_ukr_f32 fastdl_conv_ukr_f32 = fastdl_ukr_f32_generic;
 static fastdl_ukra_f32_t fastdl_conv_ukra_f32 = fastdl_ukra_f32_generic;
@@ -610,6 +661,8 @@ static fastdl_ukr_f64 fastdl_conv_ukr_f64 = fastdl_ukr_f64_generic;
 /* Panel widths of the selected kernels (B panels are packed to these). */
 static int64_t fastdl_conv_nr_f32 = FASTDL_CONV_NR_F32;
 static int64_t fastdl_conv_nr_f64 = FASTDL_CONV_NR_F64;
+/* Rows of the selected gather-A kernels (12 with AVX-512, else MR). */
+static int64_t fastdl_conv_mra = FASTDL_CONV_MR;
 
 /* Pick the micro-kernels for this CPU (called once at import, and by tests). level: the
  * highest ISA allowed (0 portable C, 1 AVX2+FMA, 2 AVX-512F). Returns the level chosen. */
@@ -621,6 +674,7 @@ static int fastdl_conv_select_kernels(int level)
     fastdl_conv_nr_f64 = FASTDL_CONV_NR_F64;
     fastdl_conv_ukra_f32 = fastdl_ukra_f32_generic;
     fastdl_conv_ukra_f64 = fastdl_ukra_f64_generic;
+    fastdl_conv_mra = FASTDL_CONV_MR;
     fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_generic;
     fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_generic;
     fastdl_conv_ukrd_f32 = fastdl_ukrd_f32_generic;
@@ -631,8 +685,9 @@ static int fastdl_conv_select_kernels(int level)
         fastdl_conv_ukr_f64 = fastdl_ukr_f64_avx512;
         fastdl_conv_nr_f32 = 32;
         fastdl_conv_nr_f64 = 16;
-        fastdl_conv_ukra_f32 = fastdl_ukra_f32_avx512;
-        fastdl_conv_ukra_f64 = fastdl_ukra_f64_avx512;
+        fastdl_conv_ukra_f32 = fastdl_ukra12_f32_avx512;
+        fastdl_conv_ukra_f64 = fastdl_ukra12_f64_avx512;
+        fastdl_conv_mra = 12;
         fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_avx512;
         fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_avx512;
         fastdl_conv_ukrd_f32 = fastdl_ukrd_f32_avx512;

@@ -340,7 +340,7 @@ def conv2d_weight_grad_direct(_Geometry geom, const floating[:, :, :, ::1] x,
     cdef fastdl_conv_geom *g = &geom.g
     dtype = np.float32 if floating is float else np.float64
     cdef int64_t chunks = min(g.N, WGRAD_CHUNKS)
-    cdef int64_t units = (g.CRS + FASTDL_CONV_MR - 1) // FASTDL_CONV_MR
+    cdef int64_t units = (g.CRS + 11) // 12      # rows of dwt in tiles of the largest MRA
     cdef int64_t nkr = 1 if chunks >= WGRAD_CHUNKS // 2 or dot else \
         max(1, min(units, (WGRAD_CHUNKS + chunks - 1) // chunks))
     cdef int64_t per = (units + nkr - 1) // nkr
@@ -361,8 +361,8 @@ def conv2d_weight_grad_direct(_Geometry geom, const floating[:, :, :, ::1] x,
             c = t // nkr
             n0 = c * g.N // chunks
             n1 = (c + 1) * g.N // chunks
-            j0 = min((t % nkr) * per * FASTDL_CONV_MR, g.CRS)
-            j1 = min((t % nkr + 1) * per * FASTDL_CONV_MR, g.CRS)
+            j0 = min((t % nkr) * per * 12, g.CRS)
+            j1 = min((t % nkr + 1) * per * 12, g.CRS)
             if dot:
                 if floating is float:
                     fastdl_conv_direct_weight_grad_dot_f32(g, &x[0, 0, 0, 0], &dy[0, 0, 0, 0], mk,
