@@ -94,6 +94,8 @@ def torch_backward(torch, name):
 
 def run(benchmark, fn, *args):
     benchmark.extra_info["bytes"] = (len(args) + 1) * args[0].nbytes
+    kernels = fastdl.activations._kernels     # vector level of the float32 exp/tanh/sigmoid
+    benchmark.extra_info["isa"] = kernels.ISA if kernels is not None else None
     return benchmark.pedantic(fn, args=args, rounds=ROUNDS, iterations=1)
 
 

@@ -29,6 +29,8 @@ def test_softmax_cross_entropy(benchmark, side):
     benchmark.group = "smce fwd+bwd 4096x1000"
     logits, labels = logits_and_labels()
     benchmark.extra_info["bytes"] = 2 * logits.nbytes
+    kernels = fastdl.losses._kernels          # vector level of the float32 exp
+    benchmark.extra_info["isa"] = kernels.ISA if kernels is not None else None
     if side == "torch":
         torch = peer("torch")
         logits_t = torch.from_numpy(logits.copy()).requires_grad_()
