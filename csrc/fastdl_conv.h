@@ -137,6 +137,7 @@ static void fastdl_conv_direct_setup(fastdl_conv_geom *g, int64_t rows, int64_t 
 #define FASTDL_CONV_UKR fastdl_conv_ukr_f32
 #define FASTDL_CONV_UKRA fastdl_conv_ukra_f32
 #define FASTDL_CONV_UKRB fastdl_conv_ukrb_f32
+#define FASTDL_CONV_UKRB12 fastdl_conv_ukrb12_f32
 #define FASTDL_CONV_UKRD fastdl_conv_ukrd_f32
 #include "fastdl_conv_impl.h"
 #include "fastdl_conv_direct.h"
@@ -146,6 +147,7 @@ static void fastdl_conv_direct_setup(fastdl_conv_geom *g, int64_t rows, int64_t 
 #undef FASTDL_CONV_UKR
 #undef FASTDL_CONV_UKRA
 #undef FASTDL_CONV_UKRB
+#undef FASTDL_CONV_UKRB12
 #undef FASTDL_CONV_UKRD
 
 #define FASTDL_CONV_T double
@@ -154,6 +156,7 @@ static void fastdl_conv_direct_setup(fastdl_conv_geom *g, int64_t rows, int64_t 
 #define FASTDL_CONV_UKR fastdl_conv_ukr_f64
 #define FASTDL_CONV_UKRA fastdl_conv_ukra_f64
 #define FASTDL_CONV_UKRB fastdl_conv_ukrb_f64
+#define FASTDL_CONV_UKRB12 fastdl_conv_ukrb12_f64
 #define FASTDL_CONV_UKRD fastdl_conv_ukrd_f64
 #include "fastdl_conv_impl.h"
 #include "fastdl_conv_direct.h"
@@ -163,6 +166,7 @@ static void fastdl_conv_direct_setup(fastdl_conv_geom *g, int64_t rows, int64_t 
 #undef FASTDL_CONV_UKR
 #undef FASTDL_CONV_UKRA
 #undef FASTDL_CONV_UKRB
+#undef FASTDL_CONV_UKRB12
 #undef FASTDL_CONV_UKRD
 
 #endif /* FASTDL_CONV_H */

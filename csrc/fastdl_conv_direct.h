@@ -176,12 +176,24 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
             for (int64_t k0 = 0; k0 < CRS; k0 += KC) {
                 const int64_t kc = fastdl_conv_min(KC, CRS - k0);
                 const int last = k0 + kc == CRS, acc = k0 > 0;
-                for (int64_t ir = 0; ir < kdirect; ir += MR)
-                    FASTDL_CONV_UKRB(kc, wp + k0 * kpad + ir * kc, slab + q0, g->d_delta + k0,
+                const T *wk = wp + k0 * kpad;
+                int64_t ir = 0;
+                if (FASTDL_CONV_UKRB12)   /* pairs of panels through the 12-row kernel */
+                    for (; ir + 2 * MR <= kdirect; ir += 2 * MR)
+                        FASTDL_CONV_UKRB12(kc, wk + ir * kc, wk + (ir + MR) * kc, slab + q0,
+                                           g->d_delta + k0, yq + ir * P, P, acc,
+                                           (last && biasp) ? biasp + ir : NULL, last && relu);
+                for (; ir < kdirect; ir += MR)
+                    FASTDL_CONV_UKRB(kc, wk + ir * kc, slab + q0, g->d_delta + k0,
                                      yq + ir * P, P, acc, (last && biasp) ? biasp + ir : NULL,
                                      last && relu);
-                for (int64_t ir = kdirect; ir < K; ir += MR)
-                    FASTDL_CONV_UKRB(kc, wp + k0 * kpad + ir * kc, slab + q0, g->d_delta + k0,
+                ir = kdirect;
+                if (FASTDL_CONV_UKRB12)
+                    for (; ir + 2 * MR <= K; ir += 2 * MR)
+                        FASTDL_CONV_UKRB12(kc, wk + ir * kc, wk + (ir + MR) * kc, slab + q0,
+                                           g->d_delta + k0, tmp + ir * NR, NR, acc, NULL, 0);
+                for (; ir < K; ir += MR)
+                    FASTDL_CONV_UKRB(kc, wk + ir * kc, slab + q0, g->d_delta + k0,
                                      tmp + ir * NR, NR, acc, NULL, 0);
             }
             for (int64_t k = kdirect; k < K; k++) {
@@ -254,8 +266,9 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
             const int64_t npix = fastdl_conv_min(g->d_rows, g->Ho - oh0) * Wo;
             FN(direct_slab)(g, x + n * g->xs_n, NULL, oh0, slab);
             if (!g->nhwc) {
-                for (int64_t p0 = 0; p0 < npix; p0 += 64) {
-                    const int64_t pe = fastdl_conv_min(npix, p0 + 64);
+                /* blocks of 16 pixels: the 16 rows of dyᵀ being filled stay in L1 */
+                for (int64_t p0 = 0; p0 < npix; p0 += 16) {
+                    const int64_t pe = fastdl_conv_min(npix, p0 + 16);
                     for (int64_t k = 0; k < K; k++) {
                         const T *FASTDL_RESTRICT s = dy + (n * K + k) * P + oh0 * Wo;
                         T *FASTDL_RESTRICT d = dyt + k;

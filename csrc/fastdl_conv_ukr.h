@@ -357,9 +357,9 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
         STOREU(ci + VW, x1);                                                                  \
     } while (0)
 #define FASTDL_GA_STORE(i) FASTDL_GA_STORE_N(i, i)
-#define FASTDL_GB_STORE(i)                                                                    \
+#define FASTDL_GB_STORE_N(nm, i)                                                                  \
     do {                                                                                      \
-        V x0 = c##i##0, x1 = c##i##1;                                                         \
+        V x0 = c##nm##0, x1 = c##nm##1;                                                         \
         if (acc) {                                                                            \
             x0 = ADD(LOADU(c + (i) * ldc), x0);                                               \
             x1 = ADD(LOADU(c + (i) * ldc + VW), x1);                                          \
@@ -375,6 +375,7 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
         STOREU(c + (i) * ldc, x0);                                                            \
         STOREU(c + (i) * ldc + VW, x1);                                                       \
     } while (0)
+#define FASTDL_GB_STORE(i) FASTDL_GB_STORE_N(i, i)
 #define FASTDL_ZERO12                                                                         \
     V c00 = ZERO(), c01 = ZERO(), c10 = ZERO(), c11 = ZERO(), c20 = ZERO(), c21 = ZERO();    \
     V c30 = ZERO(), c31 = ZERO(), c40 = ZERO(), c41 = ZERO(), c50 = ZERO(), c51 = ZERO()
@@ -544,6 +545,52 @@ __attribute__((target("avx512f"))) static inline double fastdl_hsum512_pd(__m512
         FASTDL_GA_STORE_N(A, 10);                                                             \
         FASTDL_GA_STORE_N(B, 11);                                                             \
     }
+
+/* AVX-512 gather-B with 12 rows: two consecutive MR-row panels of A (a, a2 — the packing of
+ * the 6-row kernel, so both kernels share the packed weights). */
+#define FASTDL_GB2_ROW(nm, i)                                                                 \
+    do {                                                                                      \
+        const V t_ = SET1(a2[i]);                                                             \
+        c##nm##0 = FMA(t_, b0, c##nm##0);                                                     \
+        c##nm##1 = FMA(t_, b1, c##nm##1);                                                     \
+    } while (0)
+#define FASTDL_DEFINE_GATHERB12(SFX, TGT)                                                     \
+    TGT static void fastdl_ukrb12_##SFX(int64_t kc, const T *a, const T *a2, const T *b,      \
+                                        const int64_t *off, T *c, int64_t ldc, int acc,       \
+                                        const T *bias, int relu)                              \
+    {                                                                                         \
+        FASTDL_ZERO24;                                                                        \
+        for (int64_t k = 0; k < kc; k++) {                                                    \
+            const T *bk = b + off[k];                                                         \
+            const V b0 = LOADU(bk), b1 = LOADU(bk + VW);                                      \
+            FASTDL_GB_ROW(0);                                                                 \
+            FASTDL_GB_ROW(1);                                                                 \
+            FASTDL_GB_ROW(2);                                                                 \
+            FASTDL_GB_ROW(3);                                                                 \
+            FASTDL_GB_ROW(4);                                                                 \
+            FASTDL_GB_ROW(5);                                                                 \
+            FASTDL_GB2_ROW(6, 0);                                                             \
+            FASTDL_GB2_ROW(7, 1);                                                             \
+            FASTDL_GB2_ROW(8, 2);                                                             \
+            FASTDL_GB2_ROW(9, 3);                                                             \
+            FASTDL_GB2_ROW(A, 4);                                                             \
+            FASTDL_GB2_ROW(B, 5);                                                             \
+            a += FASTDL_CONV_MR;                                                              \
+            a2 += FASTDL_CONV_MR;                                                             \
+        }                                                                                     \
+        FASTDL_GB_STORE(0);                                                                   \
+        FASTDL_GB_STORE(1);                                                                   \
+        FASTDL_GB_STORE(2);                                                                   \
+        FASTDL_GB_STORE(3);                                                                   \
+        FASTDL_GB_STORE(4);                                                                   \
+        FASTDL_GB_STORE(5);                                                                   \
+        FASTDL_GB_STORE(6);                                                                   \
+        FASTDL_GB_STORE(7);                                                                   \
+        FASTDL_GB_STORE(8);                                                                   \
+        FASTDL_GB_STORE(9);                                                                   \
+        FASTDL_GB_STORE_N(A, 10);                                                             \
+        FASTDL_GB_STORE_N(B, 11);                                                             \
+    }
 #define T float
 #define V __m512
 #define VW 16
@@ -556,6 +603,7 @@ __attribute__((target("avx512f"))) static inline double fastdl_hsum512_pd(__m512
 #define ZERO _mm512_setzero_ps
 FASTDL_DEFINE_GATHER(f32_avx512, __attribute__((target("avx512f"))))
 FASTDL_DEFINE_GATHER12(f32_avx512, __attribute__((target("avx512f"))))
+FASTDL_DEFINE_GATHERB12(f32_avx512, __attribute__((target("avx512f"))))
 #define HSUM fastdl_hsum512_ps
 FASTDL_DEFINE_DOT(f32_avx512, __attribute__((target("avx512f"))))
 #undef HSUM
@@ -581,6 +629,7 @@ FASTDL_DEFINE_DOT(f32_avx512, __attribute__((target("avx512f"))))
 #define ZERO _mm512_setzero_pd
 FASTDL_DEFINE_GATHER(f64_avx512, __attribute__((target("avx512f"))))
 FASTDL_DEFINE_GATHER12(f64_avx512, __attribute__((target("avx512f"))))
+FASTDL_DEFINE_GATHERB12(f64_avx512, __attribute__((target("avx512f"))))
 #define HSUM fastdl_hsum512_pd
 FASTDL_DEFINE_DOT(f64_avx512, __attribute__((target("avx512f"))))
 #undef HSUM
@@ -663,6 +712,13 @@ static int64_t fastdl_conv_nr_f32 = FASTDL_CONV_NR_F32;
 static int64_t fastdl_conv_nr_f64 = FASTDL_CONV_NR_F64;
 /* Rows of the selected gather-A kernels (12 with AVX-512, else MR). */
 static int64_t fastdl_conv_mra = FASTDL_CONV_MR;
+/* 12-row gather-B kernels (AVX-512 only; NULL: use the MR-row ones). */
+typedef void (*fastdl_ukrb12_f32_t)(int64_t, const float *, const float *, const float *,
+                                    const int64_t *, float *, int64_t, int, const float *, int);
+typedef void (*fastdl_ukrb12_f64_t)(int64_t, const double *, const double *, const double *,
+                                    const int64_t *, double *, int64_t, int, const double *, int);
+static fastdl_ukrb12_f32_t fastdl_conv_ukrb12_f32 = 0;
+static fastdl_ukrb12_f64_t fastdl_conv_ukrb12_f64 = 0;
 
 /* Pick the micro-kernels for this CPU (called once at import, and by tests). level: the
  * highest ISA allowed (0 portable C, 1 AVX2+FMA, 2 AVX-512F). Returns the level chosen. */
@@ -675,6 +731,8 @@ static int fastdl_conv_select_kernels(int level)
     fastdl_conv_ukra_f32 = fastdl_ukra_f32_generic;
     fastdl_conv_ukra_f64 = fastdl_ukra_f64_generic;
     fastdl_conv_mra = FASTDL_CONV_MR;
+    fastdl_conv_ukrb12_f32 = 0;
+    fastdl_conv_ukrb12_f64 = 0;
     fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_generic;
     fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_generic;
     fastdl_conv_ukrd_f32 = fastdl_ukrd_f32_generic;
@@ -688,6 +746,8 @@ static int fastdl_conv_select_kernels(int level)
         fastdl_conv_ukra_f32 = fastdl_ukra12_f32_avx512;
         fastdl_conv_ukra_f64 = fastdl_ukra12_f64_avx512;
         fastdl_conv_mra = 12;
+        fastdl_conv_ukrb12_f32 = fastdl_ukrb12_f32_avx512;
+        fastdl_conv_ukrb12_f64 = fastdl_ukrb12_f64_avx512;
         fastdl_conv_ukrb_f32 = fastdl_ukrb_f32_avx512;
         fastdl_conv_ukrb_f64 = fastdl_ukrb_f64_avx512;
         fastdl_conv_ukrd_f32 = fastdl_ukrd_f32_avx512;
