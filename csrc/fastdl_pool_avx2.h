@@ -544,11 +544,21 @@ FASTDL_AVX2 static void fastdl_pool_direct_pix_avx2(const float *x, int64_t W, i
     }
 }
 
-/* NHWC average 2x2 stride 2 without padding, one output row of OW pixels of C values from
- * input rows x0, x1: y = (((x0[2o] + x0[2o+1]) + x1[2o]) + x1[2o+1]) * 0.25 per channel,
- * the order of fastdl_pool_direct_pix_avx2 (same bits), without its general window loops. */
-FASTDL_AVX2 static void fastdl_pool_avg2x2_pix_avx2(const float *x0, const float *x1, float *y,
-                                                    int64_t OW, int64_t C)
+/* NHWC 2x2 stride 2 without padding, one output row of OW pixels of C values from input rows
+ * x0, x1, in the order of fastdl_pool_direct_pix_avx2 (same results), without its general
+ * window loops: max (NaN propagates), or the average
+ * (((x0[2o] + x0[2o+1]) + x1[2o]) + x1[2o+1]) * 0.25 per channel. */
+FASTDL_AVX2_INLINE __m256 fastdl_pool_2x2_pix8(const float *a, const float *b, int64_t C,
+                                               int is_max, __m256 q)
+{
+    const __m256 u = _mm256_loadu_ps(a), v = _mm256_loadu_ps(a + C);
+    const __m256 w = _mm256_loadu_ps(b), z = _mm256_loadu_ps(b + C);
+    if (is_max) return fastdl_nmax8(fastdl_nmax8(fastdl_nmax8(u, v), w), z);
+    return _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(u, v), w), z), q);
+}
+
+FASTDL_AVX2 static void fastdl_pool_2x2_pix_avx2(const float *x0, const float *x1, float *y,
+                                                 int64_t OW, int64_t C, int is_max)
 {
     const __m256 q = _mm256_set1_ps(0.25f);
     for (int64_t o = 0; o < OW; o++) {
@@ -556,22 +566,21 @@ FASTDL_AVX2 static void fastdl_pool_avg2x2_pix_avx2(const float *x0, const float
         float *out = y + o * C;
         int64_t c = 0;
         for (; c + 32 <= C; c += 32) {
-            __m256 s[4];
-            for (int k = 0; k < 4; k++) {
-                const int64_t e = c + 8 * k;
-                s[k] = _mm256_add_ps(_mm256_loadu_ps(a + e), _mm256_loadu_ps(a + C + e));
-                s[k] = _mm256_add_ps(s[k], _mm256_loadu_ps(b + e));
-                s[k] = _mm256_add_ps(s[k], _mm256_loadu_ps(b + C + e));
-            }
-            for (int k = 0; k < 4; k++) _mm256_storeu_ps(out + c + 8 * k, _mm256_mul_ps(s[k], q));
+            const __m256 r0 = fastdl_pool_2x2_pix8(a + c, b + c, C, is_max, q);
+            const __m256 r1 = fastdl_pool_2x2_pix8(a + c + 8, b + c + 8, C, is_max, q);
+            const __m256 r2 = fastdl_pool_2x2_pix8(a + c + 16, b + c + 16, C, is_max, q);
+            const __m256 r3 = fastdl_pool_2x2_pix8(a + c + 24, b + c + 24, C, is_max, q);
+            _mm256_storeu_ps(out + c, r0);
+            _mm256_storeu_ps(out + c + 8, r1);
+            _mm256_storeu_ps(out + c + 16, r2);
+            _mm256_storeu_ps(out + c + 24, r3);
         }
-        for (; c + 8 <= C; c += 8) {
-            __m256 s = _mm256_add_ps(_mm256_loadu_ps(a + c), _mm256_loadu_ps(a + C + c));
-            s = _mm256_add_ps(s, _mm256_loadu_ps(b + c));
-            s = _mm256_add_ps(s, _mm256_loadu_ps(b + C + c));
-            _mm256_storeu_ps(out + c, _mm256_mul_ps(s, q));
-        }
-        for (; c < C; c++) out[c] = (((a[c] + a[C + c]) + b[c]) + b[C + c]) * 0.25f;
+        for (; c + 8 <= C; c += 8)
+            _mm256_storeu_ps(out + c, fastdl_pool_2x2_pix8(a + c, b + c, C, is_max, q));
+        for (; c < C; c++)
+            out[c] = is_max ? fastdl_nmax1(fastdl_nmax1(fastdl_nmax1(a[c], a[C + c]), b[c]),
+                                           b[C + c])
+                            : (((a[c] + a[C + c]) + b[c]) + b[C + c]) * 0.25f;
     }
 }
 

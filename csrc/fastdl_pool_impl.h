@@ -244,6 +244,10 @@ FASTDL_POOL_INLINE void FN(pool_max_row)(const T *x, const fastdl_pool_geom *g, 
                                                 r0, g->W);
             return;
         }
+        if (idx == NULL && C > 1 && fastdl_pool_tiled2(g)) {
+            fastdl_pool_2x2_pix_avx2(x + r0 * L, x + (r0 + 1) * L, y, g->OW, C, 1);
+            return;
+        }
         if (idx == NULL && C > 1) {
             fastdl_pool_direct_pix_avx2(x, g->W, r0, r1, g->OW, C, g->kw, g->sw, g->pw, 1,
                                         1.0f, y);
@@ -371,7 +375,7 @@ FASTDL_POOL_INLINE void FN(pool_avg_row)(const T *x, const fastdl_pool_geom *g, 
             return;
         }
         if (C > 1 && fastdl_pool_tiled2(g)) {
-            fastdl_pool_avg2x2_pix_avx2(x + r0 * L, x + (r0 + 1) * L, y, OW, C);
+            fastdl_pool_2x2_pix_avx2(x + r0 * L, x + (r0 + 1) * L, y, OW, C, 0);
             if (!FN(pool_all_finite)(y, OW * C))
                 FN(pool_avg_row_exact)(x, g, oh, y, count_include_pad);
             return;

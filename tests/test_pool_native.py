@@ -448,15 +448,19 @@ def test_tiled_backward_with_indices_outside_their_windows(kernel, rng):
 
 
 @pytest.mark.parametrize("channels", [3, 8, 37, 64, 75])
-def test_nhwc_average_2x2_into_garbage_out(channels, simd):
-    """NHWC 2x2 stride 2 average (its own vector kernel: 32 / 8 / 1 channels at a time) on odd
-    planes, into an out= full of NaN: every value written, as the loops give."""
+def test_nhwc_2x2_into_garbage_out(channels, simd):
+    """NHWC 2x2 stride 2 max (without indices) and average (their own vector kernel: 32 / 8 / 1
+    channels at a time) on odd planes, into an out= full of garbage: every value written, as
+    the loops give; NaN propagates through the maximum."""
     rng = np.random.default_rng(channels)
     x = rng.standard_normal((2, 9, 11, channels)).astype(np.float32)
-    out = np.full((2, 4, 5, channels), np.nan, np.float32)
-    for n_threads in (1, 2):
-        y = fastdl.avg_pool2d(x, 2, layout="NHWC", out=out, n_threads=n_threads)
-        assert y is out
-        want = x[:, :8, :10].reshape(2, 4, 2, 5, 2, channels).astype(np.float64).mean(axis=(2, 4))
-        np.testing.assert_allclose(out, want, **tol(np.float32))
-        out[...] = np.nan
+    x[1, 3, 4, channels // 2] = np.nan
+    windows = x[:, :8, :10].reshape(2, 4, 2, 5, 2, channels).astype(np.float64)
+    for op, want in ((fastdl.avg_pool2d, windows.mean(axis=(2, 4))),
+                     (fastdl.max_pool2d, windows.max(axis=(2, 4)))):
+        assert np.isnan(want[1, 1, 2, channels // 2])
+        for n_threads in (1, 2):
+            out = np.full((2, 4, 5, channels), 1234.5, np.float32)
+            y = op(x, 2, layout="NHWC", out=out, n_threads=n_threads)
+            assert y is out
+            np.testing.assert_allclose(out, want, **tol(np.float32))
