@@ -61,7 +61,7 @@ static int64_t FN(direct_ws)(const fastdl_conv_geom *g, int pass)
     if (pass == 2)
         n += g->d_rows * g->Wo * fastdl_conv_ceil(g->K, NR);
     if (pass == 3)
-        n += g->K * fastdl_conv_ceil(g->d_rows * g->d_Wq, 16);
+        n += g->K * g->d_rows * g->Wo;
     return n;
 }
 
@@ -328,50 +328,39 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
 }
 
 /* Weight gradient in dot form (NCHW, few filters — where gather-A's filter lanes would be
- * mostly idle): dW[k][kk] += Σ_q dys[k][q] · slab[delta[kk] + q] over the flat pixel index
- * q of each row block, dys being dy (masked) laid out with the slab's row pitch d_Wq and
- * zeros in the dropped lanes. dW is K × CRS; images [n0, n1) in order. (An infinite input
- * value seen by a dropped lane makes 0·inf = NaN: documented in fastdl/conv.py.) */
+ * mostly idle): dW[k][kk] += Σ over the block's output rows and their Wo valid pixels of
+ * dy[k][pixel] · slab[delta[kk] + row·d_Wq + ow]. dy is read in place (a masked copy when
+ * the ReLU mask is given). dW is K × CRS; images [n0, n1) in order. */
 static void FN(direct_weight_grad_dot)(const fastdl_conv_geom *g, const T *x, const T *dy,
                                        const T *mask, T *dw, int64_t n0, int64_t n1, T *ws)
 {
     const int64_t K = g->K, P = g->P, CRS = g->CRS, Wo = g->Wo, Wq = g->d_Wq;
-    T *slab = ws, *dys = ws + g->d_slab;
+    T *slab = ws, *dym = ws + g->d_slab;
     T tile[16];
     const T *dr[4], *sr[4];
     for (int64_t n = n0; n < n1; n++) {
         for (int64_t b = 0; b < g->d_blocks; b++) {
             const int64_t oh0 = b * g->d_rows, rows = fastdl_conv_min(g->d_rows, g->Ho - oh0);
-            const int64_t Q = rows * Wq, Qp = fastdl_conv_ceil(Q, 16);
+            const T *dyb = dy + n * K * P + oh0 * Wo;
+            int64_t ldk = P;     /* distance between filters' planes in dyb */
             FN(direct_slab)(g, x + n * g->xs_n, NULL, oh0, slab);
-            for (int64_t k = 0; k < K; k++) {
-                const T *s = dy + (n * K + k) * P + oh0 * Wo;
-                const T *m = mask ? mask + (s - dy) : NULL;
-                T *d = dys + k * Qp;
-                for (int64_t i = 0; i < rows; i++) {
-                    T *di = d + i * Wq;
-                    const T *si = s + i * Wo;
-                    if (m) {
-                        FN(masked_copy)(di, si, m + i * Wo, Wo, 1);
-                    } else {
-                        memcpy(di, si, (size_t)Wo * sizeof(T));
-                    }
-                    for (int64_t j = Wo; j < Wq; j++)
-                        di[j] = 0;
-                }
-                for (int64_t q = Q; q < Qp; q++)
-                    d[q] = 0;
+            if (mask) {
+                for (int64_t k = 0; k < K; k++)
+                    FN(masked_copy)(dym + k * rows * Wo, dyb + k * P, mask + (dyb - dy) + k * P,
+                                    rows * Wo, 1);
+                dyb = dym;
+                ldk = rows * Wo;
             }
             for (int64_t k0 = 0; k0 < K; k0 += 4) {
                 const int64_t mk = fastdl_conv_min(4, K - k0);
                 for (int i = 0; i < 4; i++)
-                    dr[i] = dys + (k0 + (i < mk ? i : mk - 1)) * Qp;
+                    dr[i] = dyb + (k0 + (i < mk ? i : mk - 1)) * ldk;
                 for (int64_t j0 = 0; j0 < CRS; j0 += 4) {
                     const int64_t mj = fastdl_conv_min(4, CRS - j0);
                     for (int j = 0; j < 4; j++)
                         sr[j] = slab + g->d_delta[j0 + (j < mj ? j : mj - 1)];
                     memset(tile, 0, sizeof tile);
-                    FASTDL_CONV_UKRD(Qp, dr, sr, tile, 4);
+                    FASTDL_CONV_UKRD(rows, Wo, dr, Wo, sr, Wq, tile, 4);
                     for (int64_t i = 0; i < mk; i++)
                         for (int64_t j = 0; j < mj; j++)
                             dw[(k0 + i) * CRS + j0 + j] += tile[i * 4 + j];

@@ -120,27 +120,29 @@ typedef void (*fastdl_ukrb_f64_t)(int64_t, const double *, const double *, const
                                   double *, int64_t, int, const double *, int);
 
 
-/* Dot kernels: out[i·ldo + j] (+)= Σ_q d_i[q] · s_j[q] for i, j < 4 (4 × 4 dot products of
- * length nq, a multiple of 16); the SIMD versions sum lane-wise, then reduce each vector in a
- * fixed order. */
+/* Dot kernels: out[i·ldo + j] += Σ_r Σ_{q < wo} dr[i][r·ldd + q] · sr[j][r·lds + q] for
+ * i, j < 4: 4 × 4 dot products over `rows` runs of `wo` values (the valid pixels of each
+ * output row: the lanes past a row's end are never read). The SIMD versions sum lane-wise
+ * (a masked load for each run's tail), then reduce each vector in a fixed order. */
 #define FASTDL_DEFINE_DOT_GENERIC(SFX, T)                                                     \
-    static void fastdl_ukrd_##SFX(int64_t nq, const T *const *dr, const T *const *sr, T *out, \
-                                  int64_t ldo)                                                \
+    static void fastdl_ukrd_##SFX(int64_t rows, int64_t wo, const T *const *dr, int64_t ldd,  \
+                                  const T *const *sr, int64_t lds, T *out, int64_t ldo)       \
     {                                                                                         \
         for (int i = 0; i < 4; i++)                                                           \
             for (int j = 0; j < 4; j++) {                                                     \
                 T acc = 0;                                                                    \
-                for (int64_t q = 0; q < nq; q++)                                              \
-                    acc += dr[i][q] * sr[j][q];                                               \
+                for (int64_t r = 0; r < rows; r++)                                            \
+                    for (int64_t q = 0; q < wo; q++)                                          \
+                        acc += dr[i][r * ldd + q] * sr[j][r * lds + q];                       \
                 out[i * ldo + j] += acc;                                                      \
             }                                                                                 \
     }
 FASTDL_DEFINE_DOT_GENERIC(f32_generic, float)
 FASTDL_DEFINE_DOT_GENERIC(f64_generic, double)
-typedef void (*fastdl_ukrd_f32_t)(int64_t, const float *const *, const float *const *, float *,
-                                  int64_t);
-typedef void (*fastdl_ukrd_f64_t)(int64_t, const double *const *, const double *const *,
-                                  double *, int64_t);
+typedef void (*fastdl_ukrd_f32_t)(int64_t, int64_t, const float *const *, int64_t,
+                                  const float *const *, int64_t, float *, int64_t);
+typedef void (*fastdl_ukrd_f64_t)(int64_t, int64_t, const double *const *, int64_t,
+                                  const double *const *, int64_t, double *, int64_t);
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(FASTDL_NO_AVX2)
 #define FASTDL_CONV_HAVE_AVX2 1
@@ -429,13 +431,21 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
     }
 
 
-#define FASTDL_DOT_ROW(i)                                                                     \
+#define FASTDL_DOT_ROW(i, LD)                                                                 \
     do {                                                                                      \
-        const V d_ = LOADU(d##i + q);                                                         \
+        const V d_ = LD(d##i + q);                                                            \
         a##i##0 = FMA(d_, s0, a##i##0);                                                       \
         a##i##1 = FMA(d_, s1, a##i##1);                                                       \
         a##i##2 = FMA(d_, s2, a##i##2);                                                       \
         a##i##3 = FMA(d_, s3, a##i##3);                                                       \
+    } while (0)
+#define FASTDL_DOT_STEP(LD)                                                                   \
+    do {                                                                                      \
+        const V s0 = LD(t0 + q), s1 = LD(t1 + q), s2 = LD(t2 + q), s3 = LD(t3 + q);           \
+        FASTDL_DOT_ROW(0, LD);                                                                \
+        FASTDL_DOT_ROW(1, LD);                                                                \
+        FASTDL_DOT_ROW(2, LD);                                                                \
+        FASTDL_DOT_ROW(3, LD);                                                                \
     } while (0)
 #define FASTDL_DOT_OUT(i)                                                                     \
     do {                                                                                      \
@@ -445,22 +455,26 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
         out[(i) * ldo + 3] += HSUM(a##i##3);                                                  \
     } while (0)
 #define FASTDL_DEFINE_DOT(SFX, TGT)                                                           \
-    TGT static void fastdl_ukrd_##SFX(int64_t nq, const T *const *dr, const T *const *sr,     \
-                                      T *out, int64_t ldo)                                    \
+    TGT static void fastdl_ukrd_##SFX(int64_t rows, int64_t wo, const T *const *dr,           \
+                                      int64_t ldd, const T *const *sr, int64_t lds, T *out,   \
+                                      int64_t ldo)                                            \
     {                                                                                         \
-        const T *d0 = dr[0], *d1 = dr[1], *d2 = dr[2], *d3 = dr[3];                           \
-        const T *t0 = sr[0], *t1 = sr[1], *t2 = sr[2], *t3 = sr[3];                           \
         V a00 = ZERO(), a01 = ZERO(), a02 = ZERO(), a03 = ZERO();                             \
         V a10 = ZERO(), a11 = ZERO(), a12 = ZERO(), a13 = ZERO();                             \
         V a20 = ZERO(), a21 = ZERO(), a22 = ZERO(), a23 = ZERO();                             \
         V a30 = ZERO(), a31 = ZERO(), a32 = ZERO(), a33 = ZERO();                             \
-        for (int64_t q = 0; q < nq; q += VW) {                                                \
-            const V s0 = LOADU(t0 + q), s1 = LOADU(t1 + q), s2 = LOADU(t2 + q);               \
-            const V s3 = LOADU(t3 + q);                                                       \
-            FASTDL_DOT_ROW(0);                                                                \
-            FASTDL_DOT_ROW(1);                                                                \
-            FASTDL_DOT_ROW(2);                                                                \
-            FASTDL_DOT_ROW(3);                                                                \
+        const int64_t full = wo / VW * VW;                                                    \
+        const MASKT tail = MKTAIL(wo - full);                                                 \
+        for (int64_t r = 0; r < rows; r++) {                                                  \
+            const T *d0 = dr[0] + r * ldd, *d1 = dr[1] + r * ldd, *d2 = dr[2] + r * ldd;      \
+            const T *d3 = dr[3] + r * ldd;                                                    \
+            const T *t0 = sr[0] + r * lds, *t1 = sr[1] + r * lds, *t2 = sr[2] + r * lds;      \
+            const T *t3 = sr[3] + r * lds;                                                    \
+            int64_t q = 0;                                                                    \
+            for (; q < full; q += VW)                                                         \
+                FASTDL_DOT_STEP(LOADU);                                                       \
+            if (q < wo)                                                                       \
+                FASTDL_DOT_STEP(LOADT);                                                       \
         }                                                                                     \
         FASTDL_DOT_OUT(0);                                                                    \
         FASTDL_DOT_OUT(1);                                                                    \
@@ -605,8 +619,14 @@ FASTDL_DEFINE_GATHER(f32_avx512, __attribute__((target("avx512f"))))
 FASTDL_DEFINE_GATHER12(f32_avx512, __attribute__((target("avx512f"))))
 FASTDL_DEFINE_GATHERB12(f32_avx512, __attribute__((target("avx512f"))))
 #define HSUM fastdl_hsum512_ps
+#define MASKT __mmask16
+#define MKTAIL(n_) (__mmask16)((1u << (n_)) - 1u)
+#define LOADT(p_) _mm512_maskz_loadu_ps(tail, p_)
 FASTDL_DEFINE_DOT(f32_avx512, __attribute__((target("avx512f"))))
 #undef HSUM
+#undef MASKT
+#undef MKTAIL
+#undef LOADT
 #undef T
 #undef V
 #undef VW
@@ -631,8 +651,14 @@ FASTDL_DEFINE_GATHER(f64_avx512, __attribute__((target("avx512f"))))
 FASTDL_DEFINE_GATHER12(f64_avx512, __attribute__((target("avx512f"))))
 FASTDL_DEFINE_GATHERB12(f64_avx512, __attribute__((target("avx512f"))))
 #define HSUM fastdl_hsum512_pd
+#define MASKT __mmask8
+#define MKTAIL(n_) (__mmask8)((1u << (n_)) - 1u)
+#define LOADT(p_) _mm512_maskz_loadu_pd(tail, p_)
 FASTDL_DEFINE_DOT(f64_avx512, __attribute__((target("avx512f"))))
 #undef HSUM
+#undef MASKT
+#undef MKTAIL
+#undef LOADT
 #undef T
 #undef V
 #undef VW
@@ -655,8 +681,14 @@ FASTDL_DEFINE_DOT(f64_avx512, __attribute__((target("avx512f"))))
 #define ZERO _mm256_setzero_ps
 FASTDL_DEFINE_GATHER(f32_avx2, __attribute__((target("avx2,fma"))))
 #define HSUM fastdl_hsum256_ps
+#define MASKT __m256i
+#define MKTAIL(n_) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n_)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define LOADT(p_) _mm256_maskload_ps(p_, tail)
 FASTDL_DEFINE_DOT(f32_avx2, __attribute__((target("avx2,fma"))))
 #undef HSUM
+#undef MASKT
+#undef MKTAIL
+#undef LOADT
 #undef T
 #undef V
 #undef VW
@@ -679,8 +711,14 @@ FASTDL_DEFINE_DOT(f32_avx2, __attribute__((target("avx2,fma"))))
 #define ZERO _mm256_setzero_pd
 FASTDL_DEFINE_GATHER(f64_avx2, __attribute__((target("avx2,fma"))))
 #define HSUM fastdl_hsum256_pd
+#define MASKT __m256i
+#define MKTAIL(n_) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n_), _mm256_setr_epi64x(0, 1, 2, 3))
+#define LOADT(p_) _mm256_maskload_pd(p_, tail)
 FASTDL_DEFINE_DOT(f64_avx2, __attribute__((target("avx2,fma"))))
 #undef HSUM
+#undef MASKT
+#undef MKTAIL
+#undef LOADT
 #undef T
 #undef V
 #undef VW

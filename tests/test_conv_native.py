@@ -176,23 +176,24 @@ def test_every_micro_kernel_matches_reference(isa):
         _conv.select_kernels(isa)
         rng = np.random.default_rng(8)
         for layout, dtype in itertools.product(LAYOUTS, FLOATS):
-            x = rng.standard_normal((2, 7, 13, 11)).astype(dtype)
-            w = rng.standard_normal((37, 7, 3, 3)).astype(dtype)
-            b = rng.standard_normal(37).astype(dtype)
-            x, w = as_layout(layout, x, w)
-            # strided: the scatter input gradient; stride 1: the input gradient as a
-            # convolution of the masked dy (direct path), bias and ReLU fused
-            for kw in (dict(stride=(2, 1), padding="same", layout=layout),
-                       dict(stride=1, padding=((1, 2), (0, 1)), layout=layout,
-                            activation="relu")):
-                y = fastdl.conv2d(x, w, b, **kw)
-                np.testing.assert_allclose(y, fastdl.reference.conv2d(x, w, b, **kw),
-                                           **tol(dtype))
-                dy = rng.standard_normal(y.shape).astype(dtype)
-                bw = dict(kw, y=y) if "activation" in kw else kw
-                for g, e in zip(fastdl.conv2d_backward(dy, x, w, **bw),
-                                fastdl.reference.conv2d_backward(dy, x, w, **bw)):
-                    np.testing.assert_allclose(g, e, **tol(dtype))
+            for filters in (37, 5):    # gather kernels; few filters: the dot-form dw
+                x = rng.standard_normal((2, 7, 13, 11)).astype(dtype)
+                w = rng.standard_normal((filters, 7, 3, 3)).astype(dtype)
+                b = rng.standard_normal(filters).astype(dtype)
+                x, w = as_layout(layout, x, w)
+                # strided: the scatter input gradient; stride 1: the input gradient as a
+                # convolution of the masked dy (direct path), bias and ReLU fused
+                for kw in (dict(stride=(2, 1), padding="same", layout=layout),
+                           dict(stride=1, padding=((1, 2), (0, 1)), layout=layout,
+                                activation="relu")):
+                    y = fastdl.conv2d(x, w, b, **kw)
+                    np.testing.assert_allclose(y, fastdl.reference.conv2d(x, w, b, **kw),
+                                               **tol(dtype))
+                    dy = rng.standard_normal(y.shape).astype(dtype)
+                    bw = dict(kw, y=y) if "activation" in kw else kw
+                    for g, e in zip(fastdl.conv2d_backward(dy, x, w, **bw),
+                                    fastdl.reference.conv2d_backward(dy, x, w, **bw)):
+                        np.testing.assert_allclose(g, e, **tol(dtype))
     finally:
         _conv.select_kernels(best)
 
@@ -242,3 +243,25 @@ def test_masked_bias_grad_every_size(layout, dtype):
         axes = (0, 2, 3) if layout == "NCHW" else (0, 1, 2)
         expected = np.where(y > 0, dy, 0).astype(np.float64).sum(axis=axes)
         np.testing.assert_allclose(db, expected, **tol(dtype))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("filters", [3, 40])
+def test_non_finite_input_reaches_only_its_gradients(layout, filters):
+    """An inf in x reaches exactly the dw entries the reference's do (the direct path's
+    dropped lanes past each row end must never multiply it)."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 4, 8, 9))
+    x[1, 2, 3, 0] = np.inf
+    x[0, 1, 5, 8] = -np.inf
+    w = rng.standard_normal((filters, 4, 3, 3))
+    x, w = as_layout(layout, x, w)
+    kw = dict(padding=1, layout=layout)
+    dy = rng.standard_normal(fastdl.reference.conv2d(x, w, **kw).shape)
+    with np.errstate(invalid="ignore"):
+        got = fastdl.conv2d_backward(dy, x, w, need=("dw",), **kw)[1]
+        want = fastdl.reference.conv2d_backward(dy, x, w, need=("dw",), **kw)[1]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-9)
