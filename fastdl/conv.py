@@ -95,7 +95,7 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, layout="NCHW", activation=None,
 
 _DIRECT_NHWC_MIN_CHANNELS = 12
 # NCHW weight gradients of layers with fewer filters than this use the dot-product form.
-_DOT_MAX_FILTERS = 24
+_DOT_MAX_FILTERS = 12
 
 
 def _input_grad(g, geom, layout, dy, mask, w, x, n):
