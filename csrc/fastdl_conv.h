@@ -1,34 +1,32 @@
-/* Convolution kernels: packed GEMM with the im2col folded into the packing.
+/* Convolution kernels.
  *
- * Every pass is a GEMM C (=|+=) A·B blocked as in BLIS/Goto: the reduction is cut into
- * blocks of at most FASTDL_CONV_KC, A is packed in MR-row panels, B in NR-column panels,
- * and the MR×NR register tile is computed by the micro-kernels of fastdl_conv_ukr.h
- * (MR = 6; NR = 32/16 floats/doubles with AVX-512F, 16/8 with AVX2+FMA or portable C,
- * chosen at run time — so NR is a variable here, fastdl_conv_nr_f32 / _f64).
- * Which tensor plays A or B is chosen so that the micro-kernel's vector axis (NR) runs
- * along the output's contiguous axis:
+ * Two families of paths share the micro-kernels of fastdl_conv_ukr.h (register tiles of
+ * MR = 6 or 12 rows × NR = 32/16 floats/doubles with AVX-512F, 6 × 16/8 with AVX2+FMA or
+ * portable C, chosen at run time):
  *
- *   pass           NCHW (x N,C,H,W; w K,C,R,S)        NHWC (x N,H,W,C; w R,S,C,K)
- *   forward        y[K×P]  = W[K×CRS] · Xcol[CRS×P]     y[P×K]  = Xcol[P×RSC] · W[RSC×K]
- *   input grad     Dcol[CRS×P] = Wᵀ · dY[K×P]          Dcol[P×RSC] = dY[P×K] · Wᵀ
- *   weight grad    dW[K×CRS] += dY[K×P] · Xcolᵀ        dW[RSC×K] += Xcolᵀ · dY[P×K]
+ * Direct paths (fastdl_conv_direct.h) — the forward in every case, the input gradient with
+ * stride 1 (as a convolution of the masked dy with the flipped filters), the weight gradient
+ * in every case. Each task copies the input rows it needs once into a zero-padded slab and
+ * the gather micro-kernels read the slab in place through per-column offset tables: no im2col
+ * panels are packed. See that header for the slab layouts.
  *
- * (P = Ho·Wo pixels of one image.) Xcol is never materialised: the packing routines read the
- * input directly through per-column (c, r, s) and per-pixel (ih0, iw0) tables and write zeros
- * for padding. Dcol is produced one bounded tile at a time and scattered (col2im) into dx.
+ * Scatter input gradient (fastdl_conv_impl.h) — strided convolutions, or padding wider than
+ * the kernel: a packed GEMM Dcol = Wᵀ·dY per bounded tile, scattered (col2im) into dx:
  *
- * Work split (the Cython entry owns the parallel region and calls one task at a time):
- *   forward, input grad: task = (image n, block of output rows), processed in chunks of at
- *     most FASTDL_CONV_PC pixels; the input grad runs even row blocks, then odd ones, so
- *     that the col2im scatters of concurrent tasks never touch the same dx rows;
- *   weight grad: task = a range of dW's columns (NCHW) or rows (NHWC); each task reduces
- *     over every image and pixel itself, in fixed chunks of FASTDL_CONV_KC pixels.
+ *   NCHW (x N,C,H,W; w K,C,R,S): Dcol[CRS×P] = Wᵀ · dY[K×P]
+ *   NHWC (x N,H,W,C; w R,S,C,K): Dcol[P×RSC] = dY[P×K] · Wᵀ
+ *
+ *   (P = Ho·Wo pixels of one image.) Tasks are (image n, block of output rows) processed in
+ *   chunks of at most FASTDL_CONV_PC pixels, even row blocks then odd ones, so that the
+ *   scatters of concurrent tasks never touch the same dx rows.
+ *
  * Every output element is a sum in an order fixed by the shapes alone, so the results are
  * bit-identical for any thread count.
  *
- * Workspace: one packed copy of the weights per call plus one buffer per thread of
- * fastdl_conv_workspace() elements: forward 256·192, input grad (K + 128)·192,
- * weight grad (K + 128)·256 elements (rounded up to panels) — independent of the batch size.
+ * Workspace (independent of the batch size): one packed copy of the weights per call; per
+ * thread, one slab of at most SLAB_BYTES (fastdl/_conv.pyx; more only when a single output
+ * row needs more) plus a tile, or for the scatter path (K + 128)·192 elements; for the
+ * weight gradient min(N, 8) partial dW and, per thread, one block of dyᵀ.
  */
 #ifndef FASTDL_CONV_H
 #define FASTDL_CONV_H

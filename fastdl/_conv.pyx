@@ -1,5 +1,6 @@
-"""Compiled convolution: packed-GEMM forward, input and weight gradients, bias gradient,
-zero padding.
+"""Compiled convolution: direct (slab) forward, stride-1 input gradient and weight
+gradient; packed-GEMM scatter input gradient for strided convolutions; bias gradient; zero
+padding.
 
 The caller (``fastdl/conv.py``) validates everything and passes arrays that are C-contiguous
 in their layout (x, y, dy: (N, C, H, W) or (N, H, W, C); w: (K, C, R, S) or (R, S, C, K)) and

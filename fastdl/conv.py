@@ -1,16 +1,22 @@
 """Convolution and padding: output size, zero padding, conv2d forward and backward.
 
-Native paths (``fastdl._conv``, C in ``csrc/fastdl_conv*.h``): a packed GEMM with the im2col
-folded into the packing (no im2col buffer), a register-blocked micro-kernel chosen at run time
-(AVX-512F 6×32 float32 / 6×16 float64; AVX2+FMA 6×16 / 6×8; portable C), bias and ReLU fused
-in the forward epilogue, the ReLU mask applied while packing ``dy`` in the backward.
-Validation is the reference's own (same helpers, same messages). Inputs are made
-C-contiguous in their layout only when they are not; a non-contiguous ``out`` is computed
-contiguously and copied. ``conv_output_size`` is pure Python (the reference).
+Native paths (``fastdl._conv``, C in ``csrc/fastdl_conv*.h``): the input rows a task needs are
+copied once into a zero-padded slab, and register-blocked micro-kernels chosen at run time
+(AVX-512F 12×32 / 6×32 float32, 12×16 / 6×16 float64; AVX2+FMA 6×16 / 6×8; portable C) read
+the slab in place through per-column offset tables — no im2col buffer, no packed input
+panels. The forward has bias and ReLU fused in the micro-kernel's store; the stride-1 input
+gradient is the forward convolution of the (masked) ``dy`` with the flipped filters, so dx
+is written once, never zeroed and scattered into; strided input gradients use a packed GEMM
+and a col2im scatter; the weight gradient sums image chunks into partials added in a fixed
+order (layers with fewer than 12 filters in NCHW use 4×4 blocks of dot products over the
+valid pixels). Validation is the reference's own (same helpers, same messages). Inputs are
+made C-contiguous in their layout only when they are not; a non-contiguous ``out`` is
+computed contiguously and copied. ``conv_output_size`` is pure Python (the reference).
 
-Workspace (bounded, independent of the batch size): one packed copy of ``w`` per call plus,
-per thread, at most max(256·192, (K + 128)·256) elements (K the number of filters); dx and dw
-are accumulated in place in the returned arrays.
+Workspace (bounded, independent of the batch size): one packed copy of ``w`` per call; per
+thread, one slab of at most ``fastdl._conv.SLAB_BYTES`` (1 MiB; more only when a single
+output row needs more) plus one micro-tile; for ``dw``, min(N, 8) partial copies of dw and,
+per thread, one block of ``dy``ᵀ as large as a slab's pixels × K.
 """
 import numpy as np
 
