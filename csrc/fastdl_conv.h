@@ -52,6 +52,8 @@ typedef struct {
     const int64_t *kk_delta;          /* per kk: c·xs_c + r·xs_h + s·xs_w */
     /* direct path (fastdl_conv_direct.h), set by fastdl_conv_direct_setup */
     int64_t d_rows, d_blocks;         /* output rows per task; tasks per image */
+    int64_t d_dot;                    /* NHWC forward in dot form (few filters): the weights
+                                         are passed as K × R × (S·C), not packed */
     int64_t d_Hq, d_Wq, d_pitch;      /* slab: NCHW phase-plane rows and columns; NHWC rows
                                          and row pitch */
     int64_t d_plane;                  /* NCHW: elements per phase plane (64-byte multiple) */

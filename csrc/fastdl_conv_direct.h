@@ -216,6 +216,30 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
                 }
             }
         }
+    } else if (g->d_dot) {
+        /* few filters: 4 pixels × 4 filters of dot products, each over the R window rows
+         * of S·C contiguous slab values against the filter's R × S·C weights */
+        const int64_t npix = rows * Wo, SC = g->S * g->C, RSC = g->R * SC;
+        T *yb = y + (n * P + oh0 * Wo) * K;
+        const T *dr[4], *sr[4];
+        T tile[16];
+        for (int64_t p0 = 0; p0 < npix; p0 += 4) {
+            const int64_t mi = fastdl_conv_min(4, npix - p0);
+            for (int i = 0; i < 4; i++)
+                dr[i] = slab + g->d_pix[p0 + (i < mi ? i : mi - 1)];
+            for (int64_t k0 = 0; k0 < K; k0 += 4) {
+                const int64_t mk = fastdl_conv_min(4, K - k0);
+                for (int j = 0; j < 4; j++)
+                    sr[j] = wp + (k0 + (j < mk ? j : mk - 1)) * RSC;
+                memset(tile, 0, sizeof tile);
+                FASTDL_CONV_UKRD(g->R, SC, dr, g->d_pitch, sr, SC, tile, 4);
+                for (int64_t i = 0; i < mi; i++)
+                    for (int64_t j = 0; j < mk; j++) {
+                        const T v = biasp ? tile[i * 4 + j] + biasp[k0 + j] : tile[i * 4 + j];
+                        yb[(p0 + i) * K + k0 + j] = (relu && v < 0) ? (T)0 : v;
+                    }
+            }
+        }
     } else {
         const int64_t npix = rows * Wo, kpad = fastdl_conv_ceil(K, NR), mra = fastdl_conv_mra;
         T *yb = y + (n * P + oh0 * Wo) * K;

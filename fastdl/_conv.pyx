@@ -35,7 +35,7 @@ cdef extern from "fastdl_conv.h" nogil:
         const int64_t *kk_r
         const int64_t *kk_s
         const int64_t *kk_delta
-        int64_t d_rows, d_blocks, d_Hq, d_Wq, d_pitch, d_plane, d_slab
+        int64_t d_rows, d_blocks, d_dot, d_Hq, d_Wq, d_pitch, d_plane, d_slab
         const int64_t *d_delta
         const int64_t *d_pix
     int fastdl_conv_select_kernels(int level)
@@ -156,7 +156,7 @@ cdef class _Geometry:
     def macs(self):
         return self.g.N * self.g.P * self.g.K * self.g.CRS
 
-    def direct(self, int n_threads, int itemsize, bint split_images=True):
+    def direct(self, int n_threads, int itemsize, bint split_images=True, bint dot=False):
         """Set up the direct path (slab tables) for blocks of output rows: whole images
         when the batch has at least as many images as threads (or split_images is False),
         else rows split so that every thread has a block; never a slab over SLAB_BYTES
@@ -180,6 +180,7 @@ cdef class _Geometry:
         fastdl_conv_direct_setup(g, rows, &self.d_delta[0], &self.d_pix[0])
         g.d_delta = &self.d_delta[0]
         g.d_pix = &self.d_pix[0]
+        g.d_dot = dot and g.nhwc
         return self
 
 
@@ -297,7 +298,12 @@ def conv2d_forward_direct(_Geometry geom, const floating[:, :, :, ::1] x,
     cdef const floating *bias = NULL
     cdef const floating *mk = &mask[0, 0, 0, 0] if mask is not None else NULL
     cdef int tid
-    if floating is float:
+    if g.d_dot:
+        # (R, S, C, K) -> K × R × (S·C): each filter's window rows contiguous
+        ws_n = (fastdl_conv_direct_ws_f32(g, 0) if floating is float
+                else fastdl_conv_direct_ws_f64(g, 0))
+        wp = np.ascontiguousarray(np.asarray(w).transpose(3, 0, 1, 2)).reshape(-1)
+    elif floating is float:
         ws_n = fastdl_conv_direct_ws_f32(g, 0)
         wp = aligned_empty((fastdl_conv_packed_weights_size_f32(g, 0),), dtype)
         fastdl_conv_pack_weights_f32(g, 0, &w[0, 0, 0, 0], &wp[0])
