@@ -584,6 +584,45 @@ FASTDL_AVX2 static void fastdl_pool_2x2_pix_avx2(const float *x0, const float *x
     }
 }
 
+/* NHWC 2x2 stride 2 max backward of one input row with indices: pixel pair (2o, 2o + 1) of the
+ * row gets dy[o] where idx[o] == rel + 0 / 1 (rel = the row's flat offset of pixel 2o), else 0,
+ * for OW pairs of C values. Returns how many (o, c) indices matched a pixel of the row. */
+FASTDL_AVX2 static int64_t fastdl_pool_maxbwd2x2_pix_avx2(const int64_t *ir, const float *d,
+                                                          float *dxr, int64_t OW, int64_t C,
+                                                          int64_t rel)
+{
+    int64_t matches = 0;
+    const __m256i one = _mm256_set1_epi64x(1);
+    for (int64_t o = 0; o < OW; o++) {
+        const int64_t *io = ir + o * C;
+        const float *dv = d + o * C;
+        float *p0 = dxr + 2 * o * C, *p1 = p0 + C;
+        const __m256i start = _mm256_set1_epi64x(rel + 2 * o);
+        int64_t c = 0;
+        for (; c + 8 <= C; c += 8) {
+            const __m256i lo = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i *)(io + c)),
+                                                start);
+            const __m256i hi = _mm256_sub_epi64(
+                _mm256_loadu_si256((const __m256i *)(io + c + 4)), start);
+            const __m256 m0 = fastdl_pack_mask(_mm256_cmpeq_epi64(lo, _mm256_setzero_si256()),
+                                               _mm256_cmpeq_epi64(hi, _mm256_setzero_si256()));
+            const __m256 m1 = fastdl_pack_mask(_mm256_cmpeq_epi64(lo, one),
+                                               _mm256_cmpeq_epi64(hi, one));
+            const __m256 v = _mm256_loadu_ps(dv + c);
+            _mm256_storeu_ps(p0 + c, _mm256_and_ps(m0, v));
+            _mm256_storeu_ps(p1 + c, _mm256_and_ps(m1, v));
+            matches += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_or_ps(m0, m1)));
+        }
+        for (; c < C; c++) {
+            const int64_t q = io[c] - rel - 2 * o;
+            p0[c] = q == 0 ? dv[c] : 0.0f;
+            p1[c] = q == 1 ? dv[c] : 0.0f;
+            matches += (q == 0) | (q == 1);
+        }
+    }
+    return matches;
+}
+
 #else
 #define FASTDL_POOL_HAVE_AVX2 0
 static const int fastdl_pool_use_avx2 = 0;

@@ -667,6 +667,39 @@ FASTDL_CLONES static int64_t FN(fastdl_maxpool_bwd_nhwc)(const T *dy, const T *x
     const T *dyi = dy + n * OH * OWC, *xi = x + n * H * W * C;
     const int64_t *ii = idx ? idx + n * OH * OWC : NULL;
     T *dxi = dx + n * H * W * C;
+    if (ii != NULL && fastdl_pool_tiled2(g)) {
+        /* 2x2 windows tiling the image: input row h takes its values from output row h/2
+         * only; each dx value is written once (gradient or 0), each index read twice. */
+        int64_t matches = 0;
+        for (int64_t h = h0; h < h1; h++) {
+            T *dxr = dxi + h * W * C;
+            const int64_t oh = h / 2;
+            if (oh >= OH) {
+                memset(dxr, 0, (size_t)(W * C) * sizeof(T));
+                continue;
+            }
+            const int64_t *ir = ii + oh * OWC;
+            const T *d = dyi + oh * OWC;
+            const int64_t rel = h * W;       /* flat offset of the row's pixel 0 */
+#if FASTDL_POOL_IS_F32 && FASTDL_POOL_HAVE_AVX2
+            if (FASTDL_POOL_AVX2_PATH) {
+                matches += fastdl_pool_maxbwd2x2_pix_avx2(ir, d, dxr, OW, C, rel);
+            } else
+#endif
+            for (int64_t o = 0; o < OW; o++) {
+                T *p0 = dxr + 2 * o * C, *p1 = p0 + C;
+                for (int64_t c = 0; c < C; c++) {
+                    const int64_t q = ir[o * C + c] - rel - 2 * o;
+                    const T v = d[o * C + c];
+                    p0[c] = q == 0 ? v : (T)0;
+                    p1[c] = q == 1 ? v : (T)0;
+                    matches += (q == 0) | (q == 1);
+                }
+            }
+            if (2 * OW < W) memset(dxr + 2 * OW * C, 0, (size_t)((W - 2 * OW) * C) * sizeof(T));
+        }
+        return matches;
+    }
     fastdl_pool_ws ws;
     fastdl_pool_ws_init(g, block, &ws);
     if (ii == NULL) FN(pool_set_pads)(g, &ws, (T)-INFINITY);

@@ -412,7 +412,7 @@ def test_max_backward_writes_every_dx_value(layout, dtype, kernel, stride, paddi
     odd sizes, into a dx full of NaN: the kernel writes every value, with or without indices."""
     from fastdl import _pool
     rng = np.random.default_rng(11)
-    nchw = (2, 3, 13, 17)
+    nchw = (2, 11, 13, 17)       # 11 channels: one 8-lane group and a tail (NHWC)
     x = rng.permutation(np.prod(nchw)).reshape(nchw).astype(dtype)   # no ties
     kw = dict(stride=stride, padding=padding)
     y, idx = ref.max_pool2d(x, kernel, return_indices=True, **kw)
