@@ -17,6 +17,7 @@ cnp.import_array()
 
 cdef extern from "fastdl_dropout.h" nogil:
     int fastdl_dropout_isa()
+    int fastdl_dropout_resident(const void *p, size_t n_bytes)
     void fastdl_dropout_f32(int isa, const float *x, Py_ssize_t sx, float *y, Py_ssize_t sy,
                             uint8_t *mask, uint64_t counter, Py_ssize_t n, uint64_t key,
                             uint64_t threshold, float scale, int stream)
@@ -51,7 +52,8 @@ cdef Py_ssize_t _stream_bytes = STREAM_BYTES
 
 
 def set_stream_bytes(Py_ssize_t n_bytes):
-    """Set the output size from which stores are streaming (tests force both paths); returns
+    """Set the output size from which stores are streaming when the output is already backed
+    by memory; 0 streams always (tests force both paths). Returns
     the previous value."""
     global _stream_bytes
     old = _stream_bytes
@@ -75,6 +77,13 @@ def set_instruction_set(int isa):
 def bernoulli_threshold(double p):
     """The C generator's uint32 threshold of probability p (as the reference's)."""
     return int(fastdl_bernoulli_threshold(p))
+
+
+cdef bint _mapped(const void *p, Py_ssize_t n_bytes):
+    """Streaming stores pay only on pages already backed by memory: on a fresh allocation's
+    untouched pages (zeroed by the first store) normal stores are faster. A stream threshold
+    of 0 streams always (tests)."""
+    return fastdl_dropout_resident(p, <size_t>n_bytes) != 0
 
 
 cdef inline int _threads(Py_ssize_t work, Py_ssize_t n_chunks, int n_threads) noexcept nogil:
@@ -103,6 +112,9 @@ def forward(const floating[:, :] x, floating[:, :] y, uint8_t[::1] mask, uint64_
     cdef const floating *xp = &x[0, 0]
     cdef floating *yp = &y[0, 0]
     cdef uint8_t *mp = &mask[0]
+    if stream and _stream_bytes > 0 and yr == cols * yc and yc == 1:
+        # y (contiguous) and the mask must already be backed by memory (see _mapped)
+        stream = _mapped(yp, total * sizeof(floating)) and _mapped(mp, total)
     with nogil:
         for ch in prange(n_chunks, num_threads=nt, schedule="static"):
             i = ch * CHUNK
@@ -138,6 +150,8 @@ def backward(const floating[:, :] dy, const uint8_t[:, :] mask, floating[::1] dx
     cdef const floating *dp = &dy[0, 0]
     cdef const uint8_t *mp = &mask[0, 0]
     cdef floating *op = &dx[0]
+    if stream and _stream_bytes > 0:
+        stream = _mapped(op, total * sizeof(floating))
     with nogil:
         for ch in prange(n_chunks, num_threads=nt, schedule="static"):
             i = ch * CHUNK

@@ -162,3 +162,32 @@ def test_backward_zero_size_and_readonly():
     dy.flags.writeable = mask.flags.writeable = False
     np.testing.assert_array_equal(dropout_mod.dropout_backward(dy, mask, 0.5),
                                   dy * mask / 0.5)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_untouched_output_pages_give_the_same_bits(isa, dtype, rng):
+    """Streaming is skipped for outputs whose pages are not mapped yet (a fresh mmap) and used
+    for mapped ones: the same bits, every element written."""
+    import mmap
+    size = 3 * 65536 + 77
+    x = rng.standard_normal(size).astype(dtype)
+    y_ref, m_ref = ref.dropout(x, 0.8, seed=5)
+    old = kernels.set_stream_bytes(1)           # any size, if the pages are mapped
+    try:
+        maps = [mmap.mmap(-1, x.nbytes) for _ in range(2)]
+        fresh = np.frombuffer(maps[0], dtype)                   # no page touched
+        mapped = np.frombuffer(maps[1], dtype)
+        mapped.fill(np.nan)
+        for out in (fresh, mapped):
+            y, m = dropout_mod.dropout(x, 0.8, seed=5, out=out)
+            assert y is out
+            np.testing.assert_array_equal(bits(out), bits(y_ref))
+            np.testing.assert_array_equal(m, m_ref)
+        for _ in range(2):        # dx: fresh from the allocator, then likely recycled
+            np.testing.assert_array_equal(bits(dropout_mod.dropout_backward(x, m_ref, 0.8)),
+                                          bits(ref.dropout_backward(x, m_ref, 0.8)))
+    finally:
+        kernels.set_stream_bytes(old)
+    del y, fresh, mapped, out
+    for mm in maps:
+        mm.close()
