@@ -108,8 +108,9 @@ static void FN(direct_slab)(const fastdl_conv_geom *g, const T *src, const T *ma
                (size_t)(g->d_slab - C * sh * sw * plane) * sizeof(T));
     } else {
         const int64_t pitch = g->d_pitch, Wp = pitch / C;
-        /* column j reads iw = j − pl */
-        const int64_t jlo = fastdl_conv_min(g->pl, Wp);
+        /* column j reads iw = j − pl: inside the image for j in [jlo, jhi) (the input
+         * gradient's phases can have negative padding) */
+        const int64_t jlo = g->pl > 0 ? fastdl_conv_min(g->pl, Wp) : 0;
         const int64_t jhi = fastdl_conv_min(g->pl + W, Wp);
         for (int64_t i = 0; i < g->d_Hq; i++) {
             T *d = dst + i * pitch;
