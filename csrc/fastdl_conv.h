@@ -47,9 +47,8 @@ typedef struct {
     int64_t nhwc;                     /* 0: NCHW, 1: NHWC */
     int64_t xs_n, xs_c, xs_h, xs_w;   /* element strides of x (and dx) */
     int64_t rows_per_task, row_blocks;/* forward / input grad tasks: N · row_blocks */
-    const int64_t *kk_off;            /* per reduction column kk: c · xs_c */
+    const int64_t *kk_off;            /* scatter path, per reduction column kk: c · xs_c */
     const int64_t *kk_r, *kk_s;       /* per kk: kernel row r and column s */
-    const int64_t *kk_delta;          /* per kk: c·xs_c + r·xs_h + s·xs_w */
     /* direct path (fastdl_conv_direct.h), set by fastdl_conv_direct_setup */
     int64_t d_rows, d_blocks;         /* output rows per task; tasks per image */
     int64_t d_dot;                    /* NHWC forward in dot form (few filters): the weights

@@ -34,7 +34,6 @@ cdef extern from "fastdl_conv.h" nogil:
         const int64_t *kk_off
         const int64_t *kk_r
         const int64_t *kk_s
-        const int64_t *kk_delta
         int64_t d_rows, d_blocks, d_dot, d_Hq, d_Wq, d_pitch, d_plane, d_slab
         const int64_t *d_delta
         const int64_t *d_pix
@@ -110,7 +109,7 @@ GRAIN = 200000
 cdef class _Geometry:
     """The C geometry plus the per-reduction-column tables it points to."""
     cdef fastdl_conv_geom g
-    cdef int64_t[::1] kk_off, kk_r, kk_s, kk_delta, d_delta, d_pix
+    cdef int64_t[::1] kk_off, kk_r, kk_s, d_delta, d_pix
 
     def __init__(self, tuple x_shape, tuple w_shape, bint nhwc, tuple stride, tuple pads,
                  tuple out_size):
@@ -131,21 +130,9 @@ cdef class _Geometry:
         g.nhwc = nhwc
         if nhwc:
             g.xs_n, g.xs_c, g.xs_h, g.xs_w = h * wd * c, 1, wd * c, c
-            # reduction column kk = (r·S + s)·C + c, the order of w's (R, S, C) axes
-            rr, ss, cc = np.meshgrid(np.arange(r), np.arange(s), np.arange(c), indexing="ij")
         else:
             g.xs_n, g.xs_c, g.xs_h, g.xs_w = c * h * wd, h * wd, wd, 1
-            # reduction column kk = (c·R + r)·S + s, the order of w's (C, R, S) axes
-            cc, rr, ss = np.meshgrid(np.arange(c), np.arange(r), np.arange(s), indexing="ij")
-        self.kk_off = np.ascontiguousarray(cc.ravel() * g.xs_c, dtype=np.int64)
-        self.kk_r = np.ascontiguousarray(rr.ravel(), dtype=np.int64)
-        self.kk_s = np.ascontiguousarray(ss.ravel(), dtype=np.int64)
-        self.kk_delta = np.ascontiguousarray(cc.ravel() * g.xs_c + rr.ravel() * g.xs_h
-                                             + ss.ravel() * g.xs_w, dtype=np.int64)
-        g.kk_delta = &self.kk_delta[0]
-        g.kk_off = &self.kk_off[0]
-        g.kk_r = &self.kk_r[0]
-        g.kk_s = &self.kk_s[0]
+        g.kk_off = g.kk_r = g.kk_s = NULL      # scatter_tables() builds them
         # Row blocks: at most ~PC pixels each, and at least ceil(R / sh) rows so that the
         # input rows touched by row blocks b and b + 2 never overlap (input-grad phases).
         rows = max(1, FASTDL_CONV_PC // g.Wo) if g.Wo > 0 else 1
@@ -155,6 +142,27 @@ cdef class _Geometry:
     @property
     def macs(self):
         return self.g.N * self.g.P * self.g.K * self.g.CRS
+
+    def scatter_tables(self):
+        """Build the per-reduction-column tables of the scatter input gradient (once)."""
+        g = &self.g
+        if g.kk_off != NULL:
+            return self
+        if g.nhwc:
+            # reduction column kk = (r·S + s)·C + c, the order of w's (R, S, C) axes
+            rr, ss, cc = np.meshgrid(np.arange(g.R), np.arange(g.S), np.arange(g.C),
+                                     indexing="ij")
+        else:
+            # reduction column kk = (c·R + r)·S + s, the order of w's (C, R, S) axes
+            cc, rr, ss = np.meshgrid(np.arange(g.C), np.arange(g.R), np.arange(g.S),
+                                     indexing="ij")
+        self.kk_off = np.ascontiguousarray(cc.ravel() * g.xs_c, dtype=np.int64)
+        self.kk_r = np.ascontiguousarray(rr.ravel(), dtype=np.int64)
+        self.kk_s = np.ascontiguousarray(ss.ravel(), dtype=np.int64)
+        g.kk_r = &self.kk_r[0]
+        g.kk_s = &self.kk_s[0]
+        g.kk_off = &self.kk_off[0]
+        return self
 
     def direct(self, int n_threads, int itemsize, bint split_images=True, bint dot=False):
         """Set up the direct path (slab tables) for blocks of output rows: whole images
@@ -198,10 +206,12 @@ def conv2d_input_grad(_Geometry geom, const floating[:, :, :, ::1] dy,
                       const floating[:, :, :, ::1] mask, const floating[:, :, :, ::1] w,
                       floating[:, :, :, ::1] dx, int n_threads):
     """dx = col2im(wᵀ · dy) (dy masked by mask > 0 when mask is not None). dx must be zeros.
+    (The geometry's scatter tables are built on first use.)
 
     Row blocks run in two phases (even, then odd) so that concurrent scatters never overlap.
     Workspace: one packed copy of w plus, per thread, (K + 128) × 192 elements.
     """
+    geom.scatter_tables()
     cdef fastdl_conv_geom *g = &geom.g
     cdef int64_t tasks = g.N * g.row_blocks, t, phase_tasks, half = (g.row_blocks + 1) // 2
     cdef int nt = _threads(n_threads, tasks, geom.macs)
