@@ -1,7 +1,8 @@
 """BENCH.md ``bn-a`` (x 32×64×56×56, NCHW and NHWC) and ``bn-b`` (dense x 4096×1024), float32.
 
 Groups: ``"bn-a train fwd NCHW"``, ``"bn-a train fwd+bwd NHWC"``, ``"bn-a inference fwd NCHW"``,
-... and ``"bn-b train fwd+bwd"``. Sides: fastdl (native backend: ``fastdl/_norm.pyx``), the
+... and ``"bn-b train fwd+bwd"``. Sides: fastdl (native backend: ``fastdl/_norm.pyx``), forwards
+also fastdl into a preallocated ``out=`` (the kernels without the output's allocation), the
 NumPy reference, and PyTorch (``F.batch_norm`` + autograd; contiguous
 tensors for NCHW, ``channels_last`` for NHWC; skipped when torch is missing). Every side
 updates running statistics in training, as a layer does.
@@ -23,7 +24,9 @@ GROUPS = [("bn-a", "train fwd", "NCHW"), ("bn-a", "train fwd", "NHWC"),
           ("bn-a", "train fwd+bwd", "NCHW"), ("bn-a", "train fwd+bwd", "NHWC"),
           ("bn-a", "inference fwd", "NCHW"), ("bn-a", "inference fwd", "NHWC"),
           ("bn-b", "train fwd+bwd", "dense")]
-SIDES = ("fastdl", "reference", "torch")
+# "fastdl out=": forwards into a preallocated, already mapped output (no allocation, no page
+# faults): the kernels' own time, next to the allocation-included figure.
+SIDES = ("fastdl", "fastdl out=", "reference", "torch")
 PASSES = {"train fwd": 3, "inference fwd": 2, "train fwd+bwd": 3 + 5}
 ROUNDS = 5                    # the reference takes ~0.5 s per bn-a call
 
@@ -63,18 +66,21 @@ def running_stats(case):
 
 
 def numpy_call(side, case, phase, layout):
-    """The fastdl or reference call of one group, with its inputs bound."""
-    ops = {"fastdl": fastdl, "reference": fastdl.reference}[side]
+    """The fastdl (``out=``: into a preallocated output) or reference call of one group, with
+    its inputs bound."""
+    ops = {"fastdl": fastdl, "fastdl out=": fastdl, "reference": fastdl.reference}[side]
     x, axis = tensor_input(case, layout, 0), channel_axis(layout)
     gamma, beta = affine(case)
     running_mean, running_var = running_stats(case)
+    given = {"out": np.zeros(x.shape, x.dtype)} if side == "fastdl out=" else {}
     if phase == "inference fwd":
         return lambda: ops.batch_norm(x, gamma, beta, running_mean=running_mean,
-                                      running_var=running_var, training=False, axis=axis)
+                                      running_var=running_var, training=False, axis=axis,
+                                      **given)
 
     def forward():
         return ops.batch_norm(x, gamma, beta, running_mean=running_mean,
-                              running_var=running_var, axis=axis)
+                              running_var=running_var, axis=axis, **given)
     if phase == "train fwd":
         return forward
     dy = tensor_input(case, layout, 1)
@@ -119,6 +125,8 @@ def torch_call(case, phase, layout):
 @pytest.mark.parametrize("side", SIDES)
 @pytest.mark.parametrize("case,phase,layout", GROUPS)
 def test_batch_norm(benchmark, case, phase, layout, side):
+    if side == "fastdl out=" and phase == "train fwd+bwd":
+        pytest.skip("the backward takes no out=")
     benchmark.group = f"{case} {phase}" + ("" if layout == "dense" else f" {layout}")
     fn = torch_call(case, phase, layout) if side == "torch" else numpy_call(side, case, phase,
                                                                             layout)

@@ -2,7 +2,8 @@
 
 pool-a: max 2×2 stride 2; pool-b: max 3×3 stride 2 padding 1; pool-c: avg 2×2 stride 2.
 One group per case, direction and layout (e.g. ``"pool-b bwd NHWC"``), each with the fastdl
-side (native backend; the reference until the kernel lands), the NumPy reference and PyTorch
+side (native backend; the reference until the kernel lands), forward only also fastdl into a
+preallocated ``out=`` (the kernel without the output's allocation), the NumPy reference and PyTorch
 (contiguous tensors for NCHW, ``channels_last`` for NHWC; skipped when torch is missing).
 The max-pool backward of every side starts from the forward's indices, as autograd does.
 ``extra_info["gbytes"]`` counts the bytes read and written once (no write-allocate).
@@ -19,7 +20,9 @@ from conftest import bench_array, peer
 SHAPE = (32, 64, 112, 112)                # NCHW
 CASES = {"pool-a": ("max", 2, 2, 0), "pool-b": ("max", 3, 2, 1), "pool-c": ("avg", 2, 2, 0)}
 LAYOUTS = ("NCHW", "NHWC")
-SIDES = ("fastdl", "reference", "torch")
+# "fastdl out=": forward into a preallocated, already mapped output (no allocation, no page
+# faults): the kernel's own time, next to the allocation-included figure.
+SIDES = ("fastdl", "fastdl out=", "reference", "torch")
 REFERENCE_ROUNDS = 3      # the reference takes 0.3-3 s per call on these shapes
 
 
@@ -126,6 +129,16 @@ def test_pool(benchmark, case, direction, layout, side):
     benchmark.extra_info["gbytes"] = traffic_gbytes(case, direction)
     if side == "torch":
         benchmark(torch_call(case, direction, layout))
+        return
+    if side == "fastdl out=":
+        if direction != "fwd":
+            pytest.skip("the backward ops take no out=")
+        out = np.zeros(upstream(case, layout).shape, np.float32)
+        kind, args = CASES[case][0], pool_args(case, layout)
+        pool = fastdl.max_pool2d if kind == "max" else fastdl.avg_pool2d
+        x = image(layout)
+        result = benchmark(lambda: pool(x, out=out, **args))
+        assert result is out
         return
     call = numpy_call(side, case, direction, layout)
     if side == "reference":
