@@ -153,23 +153,38 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
          * blocks, then bias, ReLU and a copy of the valid runs. */
         const int64_t Wq = g->d_Wq, Q = rows * Wq, kpad = fastdl_conv_ceil(K, MR);
         const int64_t kfull = K / MR * MR;
-        for (int64_t q0 = 0; q0 < Q; q0 += NR) {
+        /* Tiles of NR lanes either over the flat index (lanes cross row ends; the Wq − Wo
+         * lanes past each row's end are computed and dropped) or, when that drops more,
+         * aligned to output rows (ceil(Wo / NR) tiles a row; the lanes past Wo dropped) */
+        const int64_t per_row = (Wo + NR - 1) / NR;
+        const int aligned = per_row * NR <= Wq;
+        const int64_t tiles = aligned ? rows * per_row : (Q + NR - 1) / NR;
+        for (int64_t t = 0; t < tiles; t++) {
+            const int64_t q0 = aligned ? (t / per_row) * Wq + (t % per_row) * NR : t * NR;
             /* runs of valid lanes: lanes [ja, jb) go to offsets yo.. of each filter plane */
             int64_t ja[FASTDL_CONV_NR_MAX], jb[FASTDL_CONV_NR_MAX], yo[FASTDL_CONV_NR_MAX];
             int64_t nseg = 0;
-            const int64_t qe = fastdl_conv_min(q0 + NR, Q);
-            for (int64_t q = q0; q < qe;) {
-                const int64_t i = q / Wq, j = q % Wq;
-                if (j >= Wo) {
-                    q += Wq - j;
-                    continue;
+            if (aligned) {
+                const int64_t j0 = (t % per_row) * NR;
+                ja[0] = 0;
+                jb[0] = fastdl_conv_min(NR, Wo - j0);
+                yo[0] = (oh0 + t / per_row) * Wo + j0;
+                nseg = 1;
+            } else {
+                const int64_t qe = fastdl_conv_min(q0 + NR, Q);
+                for (int64_t q = q0; q < qe;) {
+                    const int64_t i = q / Wq, j = q % Wq;
+                    if (j >= Wo) {
+                        q += Wq - j;
+                        continue;
+                    }
+                    const int64_t e = fastdl_conv_min(qe, q + (Wo - j));
+                    ja[nseg] = q - q0;
+                    jb[nseg] = e - q0;
+                    yo[nseg] = (oh0 + i) * Wo + j;
+                    nseg++;
+                    q = e;
                 }
-                const int64_t e = fastdl_conv_min(qe, q + (Wo - j));
-                ja[nseg] = q - q0;
-                jb[nseg] = e - q0;
-                yo[nseg] = (oh0 + i) * Wo + j;
-                nseg++;
-                q = e;
             }
             const int direct = nseg == 1 && ja[0] == 0 && jb[0] == NR;
             const int64_t kdirect = direct ? kfull : 0;

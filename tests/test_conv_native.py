@@ -265,3 +265,21 @@ def test_non_finite_input_reaches_only_its_gradients(layout, filters):
     np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
     finite = np.isfinite(want)
     np.testing.assert_allclose(got[finite], want[finite], rtol=1e-9)
+
+
+@pytest.mark.parametrize("width", [30, 32, 64])
+def test_row_aligned_tiles(width):
+    """NCHW output rows a whole number of vector tiles wide (or nearly): tiles aligned to
+    the rows, written straight into y, the lanes past the row end dropped."""
+    rng = np.random.default_rng(width)
+    x = rng.standard_normal((2, 3, 7, width)).astype(np.float32)
+    w = rng.standard_normal((13, 3, 5, 5)).astype(np.float32)
+    b = rng.standard_normal(13).astype(np.float32)
+    kw = dict(padding=2, activation="relu")
+    y = fastdl.conv2d(x, w, b, **kw)
+    np.testing.assert_allclose(y, fastdl.reference.conv2d(x, w, b, **kw), **tol(np.float32))
+    np.testing.assert_array_equal(y, fastdl.conv2d(x, w, b, n_threads=1, **kw))
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    for g, e in zip(fastdl.conv2d_backward(dy, x, w, y=y, **kw),
+                    fastdl.reference.conv2d_backward(dy, x, w, y=y, **kw)):
+        np.testing.assert_allclose(g, e, **tol(np.float32))
