@@ -66,6 +66,7 @@ static int64_t FN(direct_ws)(const fastdl_conv_geom *g, int pass)
 }
 
 /* The slab of image src (its mask: keep where mask > 0) for output rows from oh0. */
+FASTDL_CLONES
 static void FN(direct_slab)(const fastdl_conv_geom *g, const T *src, const T *mask,
                             int64_t oh0, T *dst)
 {
@@ -137,6 +138,7 @@ static void FN(direct_slab)(const fastdl_conv_geom *g, const T *src, const T *ma
  * panel stays in L1 while it is used. biasp: NCHW K values, NHWC padded to a multiple of NR
  * (or NULL); mask (may be NULL) multiplies x by (mask > 0): the input gradient runs through
  * here as a convolution of the masked dy. */
+FASTDL_CLONES
 static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const T *mask,
                                     const T *wp, const T *biasp, int relu, T *y,
                                     int64_t task, T *ws)
@@ -292,13 +294,15 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
 /* Weight gradient, rows [kk0, kk1) of dWᵀ (CRS × K, row-major, accumulated in place; NHWC's
  * dW is dWᵀ itself), summed over images [n0, n1), row blocks and blocks of KC pixels in
  * that order. */
+FASTDL_CLONES
 static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, const T *dy,
                                          const T *mask, T *dwt, int64_t n0, int64_t n1,
                                          int64_t kk0, int64_t kk1, T *ws)
 {
     const int64_t K = g->K, P = g->P, Wo = g->Wo, kpad = fastdl_conv_ceil(K, NR);
     const int64_t mra = fastdl_conv_mra;
-    T *slab = ws, *tmp = ws + g->d_slab, *dyt = tmp + FASTDL_CONV_MRA_MAX * FASTDL_CONV_NR_MAX + 16;
+    T *slab = ws, *tmp = ws + g->d_slab;
+    T *dyt = tmp + FASTDL_CONV_MRA_MAX * FASTDL_CONV_NR_MAX + 16;
     const T *ap[FASTDL_CONV_MRA_MAX];
     for (int64_t n = n0; n < n1; n++) {
         for (int64_t b = 0; b < g->d_blocks; b++) {
@@ -371,6 +375,7 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
  * mostly idle): dW[k][kk] += Σ over the block's output rows and their Wo valid pixels of
  * dy[k][pixel] · slab[delta[kk] + row·d_Wq + ow]. dy is read in place (a masked copy when
  * the ReLU mask is given). dW is K × CRS; images [n0, n1) in order. */
+FASTDL_CLONES
 static void FN(direct_weight_grad_dot)(const fastdl_conv_geom *g, const T *x, const T *dy,
                                        const T *mask, T *dw, int64_t n0, int64_t n1, T *ws)
 {

@@ -682,7 +682,8 @@ FASTDL_DEFINE_DOT(f64_avx512, __attribute__((target("avx512f"))))
 FASTDL_DEFINE_GATHER(f32_avx2, __attribute__((target("avx2,fma"))))
 #define HSUM fastdl_hsum256_ps
 #define MASKT __m256i
-#define MKTAIL(n_) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n_)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define MKTAIL(n_)                                                                            \
+    _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n_)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define LOADT(p_) _mm256_maskload_ps(p_, tail)
 FASTDL_DEFINE_DOT(f32_avx2, __attribute__((target("avx2,fma"))))
 #undef HSUM

@@ -1,18 +1,19 @@
 """Convolution and padding: output size, zero padding, conv2d forward and backward.
 
-Native paths (``fastdl._conv``, C in ``csrc/fastdl_conv*.h``): the input rows a task needs are
-copied once into a zero-padded slab, and register-blocked micro-kernels chosen at run time
-(AVX-512F 12×32 / 6×32 float32, 12×16 / 6×16 float64; AVX2+FMA 6×16 / 6×8; portable C) read
-the slab in place through per-column offset tables — no im2col buffer, no packed input
-panels. The forward has bias and ReLU fused in the micro-kernel's store; the stride-1 input
+Native paths (``fastdl._conv``, C in ``csrc/fastdl_conv*.h``): the input rows a task needs
+are copied once into a zero-padded slab, and register-blocked micro-kernels chosen at run
+time (AVX-512F 12×32 / 6×32 float32, 12×16 / 6×16 float64; AVX2+FMA 6×16 / 6×8; portable C)
+read the slab in place through per-column offset tables — no im2col buffer, no packed input
+panels. The forward has bias and ReLU fused in the micro-kernel's store. The stride-1 input
 gradient is the forward convolution of the (masked) ``dy`` with the flipped filters, so dx
 is written once, never zeroed and scattered into (NHWC inputs with few channels: one such
 convolution per stride phase for strided layers too); other strided input gradients use a
-packed GEMM and a col2im scatter; the weight gradient sums image chunks into partials added in a fixed
-order (layers with fewer than 12 filters in NCHW use 4×4 blocks of dot products over the
-valid pixels). Validation is the reference's own (same helpers, same messages). Inputs are
-made C-contiguous in their layout only when they are not; a non-contiguous ``out`` is
-computed contiguously and copied. ``conv_output_size`` is pure Python (the reference).
+packed GEMM and a col2im scatter. The weight gradient sums image chunks into partials added
+in a fixed order (NCHW layers with fewer than 12 filters: 4×4 blocks of dot products over
+the valid pixels; NHWC forwards with fewer than 12 filters likewise). Validation is the
+reference's own (same helpers, same messages). Inputs are made C-contiguous in their layout
+only when they are not; a non-contiguous ``out`` is computed contiguously and copied.
+``conv_output_size`` is pure Python (the reference).
 
 Workspace (bounded, independent of the batch size): one packed copy of ``w`` per call; per
 thread, one slab of at most ``fastdl._conv.SLAB_BYTES`` (1 MiB; more only when a single
@@ -120,7 +121,8 @@ def _phase(a, stride, pad, kernel, size):
     i + offset − t (tap k0 + t·stride, i the phase index). Returns (count of positions,
     k0, count of taps, offset)."""
     k0 = (a + pad) % stride
-    return len(range(a, size, stride)), k0, len(range(k0, kernel, stride)), (a + pad - k0) // stride
+    return (len(range(a, size, stride)), k0, len(range(k0, kernel, stride)),
+            (a + pad - k0) // stride)
 
 
 def _input_grad(g, geom, layout, dy, mask, w, x, n):
@@ -164,9 +166,9 @@ def _input_grad(g, geom, layout, dy, mask, w, x, n):
                     w[:, :, r0::sh, s0::sw][:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
             top, left = ra - 1 - oa, sb - 1 - ob
             pads = ((top, ha - ho - top + ra - 1), (left, wb - wo - left + sb - 1))
+            dot = _dot_form(geom.channels, sb * geom.filters)
             gt = _kernels._Geometry(dy.shape, wt.shape, layout == "NHWC", (1, 1), pads,
-                                    (ha, wb)).direct(
-                                        n, x.itemsize, dot=_dot_form(geom.channels, sb * geom.filters))
+                                    (ha, wb)).direct(n, x.itemsize, dot=dot)
             out = dx if (sh, sw) == (1, 1) else np.empty(part.shape, x.dtype)
             _kernels.conv2d_forward_direct(gt, dy, mask, wt, None, out, False, n)
             if out is not dx:
