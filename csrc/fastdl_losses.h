@@ -113,6 +113,15 @@ FASTDL_MATH_CLONES static void fdl_exp_shift_portable_##SUFFIX(const T *FASTDL_R
 { for (ptrdiff_t i = 0; i < n; i++) y[i] = fdl_exp_##SUFFIX(x[i] - m); }                      \
 static inline void fdl_exp_shift_##SUFFIX(const T *x, T m, T *y, ptrdiff_t n)                 \
 { if (!fdl_exp_fast_##SUFFIX(x, m, y, n)) fdl_exp_shift_portable_##SUFFIX(x, m, y, n); }      \
+/* y[i] = exp(x[i] - m), returning the sum of the y[i] as fdl_row_sum would (one pass on     \
+ * AVX-512, where the sum rides along) */                                                     \
+static inline ACC fdl_exp_shift_sum_##SUFFIX(const T *x, T m, T *y, ptrdiff_t n)              \
+{                                                                                             \
+    double s;                                                                                 \
+    if (fdl_exp_sum_fast_##SUFFIX(x, m, y, n, &s)) return (ACC)s;                             \
+    fdl_exp_shift_##SUFFIX(x, m, y, n);                                                       \
+    return fdl_row_sum_##SUFFIX(y, n);                                                        \
+}                                                                                             \
 /* y[i] *= q */                                                                               \
 FASTDL_MATH_CLONES static void fdl_scale_##SUFFIX(T *FASTDL_RESTRICT y, T q, ptrdiff_t n)         \
 { for (ptrdiff_t i = 0; i < n; i++) y[i] *= q; }                                              \
@@ -130,8 +139,7 @@ static inline ACC fdl_exp_sum_##SUFFIX(const T *x, T m, ptrdiff_t n)            
     ACC s = 0;                                                                                \
     for (ptrdiff_t i = 0; i < n; i += FDL_BLOCK) {                                            \
         const ptrdiff_t b = n - i < FDL_BLOCK ? n - i : FDL_BLOCK;                            \
-        fdl_exp_shift_##SUFFIX(x + i, m, buf, b);                                             \
-        s += fdl_row_sum_##SUFFIX(buf, b);                                                    \
+        s += fdl_exp_shift_sum_##SUFFIX(x + i, m, buf, b);                                    \
     }                                                                                         \
     return s;                                                                                 \
 }                                                                                             \
@@ -147,8 +155,7 @@ static inline void fdl_softmax_rows_##SUFFIX(int take_log, const T *x, T *y, ptr
             const ACC s = fdl_exp_sum_##SUFFIX(xr, m, k);                                     \
             fdl_sub2_##SUFFIX(xr, m, (T)LOG(s), yr, k);                                       \
         } else {                                                                              \
-            fdl_exp_shift_##SUFFIX(xr, m, yr, k);                                             \
-            fdl_scale_##SUFFIX(yr, (T)(1.0 / fdl_row_sum_##SUFFIX(yr, k)), k);                \
+            fdl_scale_##SUFFIX(yr, (T)(1.0 / fdl_exp_shift_sum_##SUFFIX(xr, m, yr, k)), k);   \
         }                                                                                     \
     }                                                                                         \
 }                                                                                             \
@@ -238,8 +245,7 @@ static inline ACC fdl_softmax_ce_rows_##SUFFIX(const T *z, const int64_t *labels
         const T *zr = z + r * k;                                                              \
         T *gr = g + r * k;                                                                    \
         const T m = fdl_row_max_##SUFFIX(zr, k);                                              \
-        fdl_exp_shift_##SUFFIX(zr, m, gr, k);                                                 \
-        const ACC s = fdl_row_sum_##SUFFIX(gr, k);                                            \
+        const ACC s = fdl_exp_shift_sum_##SUFFIX(zr, m, gr, k);                               \
         const ACC lse = (ACC)m + LOG(s);                                                      \
         ACC loss;                                                                             \
         if (labels) {                                                                         \
