@@ -605,6 +605,8 @@ __attribute__((target("avx512f"))) static inline double fastdl_hsum512_pd(__m512
         FASTDL_GB_STORE_N(A, 10);                                                             \
         FASTDL_GB_STORE_N(B, 11);                                                             \
     }
+#define FASTDL_LANES8 _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
+/* The SIMD kernels, one instantiation per ISA and dtype (fastdl_conv_ukr_inst.h). */
 #define T float
 #define V __m512
 #define VW 16
@@ -615,28 +617,14 @@ __attribute__((target("avx512f"))) static inline double fastdl_hsum512_pd(__m512
 #define ADD _mm512_add_ps
 #define MAX _mm512_max_ps
 #define ZERO _mm512_setzero_ps
-FASTDL_DEFINE_GATHER(f32_avx512, __attribute__((target("avx512f"))))
-FASTDL_DEFINE_GATHER12(f32_avx512, __attribute__((target("avx512f"))))
-FASTDL_DEFINE_GATHERB12(f32_avx512, __attribute__((target("avx512f"))))
 #define HSUM fastdl_hsum512_ps
 #define MASKT __mmask16
 #define MKTAIL(n_) (__mmask16)((1u << (n_)) - 1u)
 #define LOADT(p_) _mm512_maskz_loadu_ps(tail, p_)
-FASTDL_DEFINE_DOT(f32_avx512, __attribute__((target("avx512f"))))
-#undef HSUM
-#undef MASKT
-#undef MKTAIL
-#undef LOADT
-#undef T
-#undef V
-#undef VW
-#undef LOADU
-#undef STOREU
-#undef SET1
-#undef FMA
-#undef ADD
-#undef MAX
-#undef ZERO
+#define FASTDL_UKR_SFX f32_avx512
+#define FASTDL_UKR_TGT __attribute__((target("avx512f")))
+#define FASTDL_UKR_WIDE 1
+#include "fastdl_conv_ukr_inst.h"
 #define T double
 #define V __m512d
 #define VW 8
@@ -647,28 +635,14 @@ FASTDL_DEFINE_DOT(f32_avx512, __attribute__((target("avx512f"))))
 #define ADD _mm512_add_pd
 #define MAX _mm512_max_pd
 #define ZERO _mm512_setzero_pd
-FASTDL_DEFINE_GATHER(f64_avx512, __attribute__((target("avx512f"))))
-FASTDL_DEFINE_GATHER12(f64_avx512, __attribute__((target("avx512f"))))
-FASTDL_DEFINE_GATHERB12(f64_avx512, __attribute__((target("avx512f"))))
 #define HSUM fastdl_hsum512_pd
 #define MASKT __mmask8
 #define MKTAIL(n_) (__mmask8)((1u << (n_)) - 1u)
 #define LOADT(p_) _mm512_maskz_loadu_pd(tail, p_)
-FASTDL_DEFINE_DOT(f64_avx512, __attribute__((target("avx512f"))))
-#undef HSUM
-#undef MASKT
-#undef MKTAIL
-#undef LOADT
-#undef T
-#undef V
-#undef VW
-#undef LOADU
-#undef STOREU
-#undef SET1
-#undef FMA
-#undef ADD
-#undef MAX
-#undef ZERO
+#define FASTDL_UKR_SFX f64_avx512
+#define FASTDL_UKR_TGT __attribute__((target("avx512f")))
+#define FASTDL_UKR_WIDE 1
+#include "fastdl_conv_ukr_inst.h"
 #define T float
 #define V __m256
 #define VW 8
@@ -679,27 +653,14 @@ FASTDL_DEFINE_DOT(f64_avx512, __attribute__((target("avx512f"))))
 #define ADD _mm256_add_ps
 #define MAX _mm256_max_ps
 #define ZERO _mm256_setzero_ps
-FASTDL_DEFINE_GATHER(f32_avx2, __attribute__((target("avx2,fma"))))
 #define HSUM fastdl_hsum256_ps
 #define MASKT __m256i
-#define MKTAIL(n_)                                                                            \
-    _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n_)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define MKTAIL(n_) _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n_)), FASTDL_LANES8)
 #define LOADT(p_) _mm256_maskload_ps(p_, tail)
-FASTDL_DEFINE_DOT(f32_avx2, __attribute__((target("avx2,fma"))))
-#undef HSUM
-#undef MASKT
-#undef MKTAIL
-#undef LOADT
-#undef T
-#undef V
-#undef VW
-#undef LOADU
-#undef STOREU
-#undef SET1
-#undef FMA
-#undef ADD
-#undef MAX
-#undef ZERO
+#define FASTDL_UKR_SFX f32_avx2
+#define FASTDL_UKR_TGT __attribute__((target("avx2,fma")))
+#define FASTDL_UKR_WIDE 0
+#include "fastdl_conv_ukr_inst.h"
 #define T double
 #define V __m256d
 #define VW 4
@@ -710,26 +671,14 @@ FASTDL_DEFINE_DOT(f32_avx2, __attribute__((target("avx2,fma"))))
 #define ADD _mm256_add_pd
 #define MAX _mm256_max_pd
 #define ZERO _mm256_setzero_pd
-FASTDL_DEFINE_GATHER(f64_avx2, __attribute__((target("avx2,fma"))))
 #define HSUM fastdl_hsum256_pd
 #define MASKT __m256i
 #define MKTAIL(n_) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n_), _mm256_setr_epi64x(0, 1, 2, 3))
 #define LOADT(p_) _mm256_maskload_pd(p_, tail)
-FASTDL_DEFINE_DOT(f64_avx2, __attribute__((target("avx2,fma"))))
-#undef HSUM
-#undef MASKT
-#undef MKTAIL
-#undef LOADT
-#undef T
-#undef V
-#undef VW
-#undef LOADU
-#undef STOREU
-#undef SET1
-#undef FMA
-#undef ADD
-#undef MAX
-#undef ZERO
+#define FASTDL_UKR_SFX f64_avx2
+#define FASTDL_UKR_TGT __attribute__((target("avx2,fma")))
+#define FASTDL_UKR_WIDE 0
+#include "fastdl_conv_ukr_inst.h"
 #else
 #define FASTDL_CONV_HAVE_AVX2 0
 #endif
