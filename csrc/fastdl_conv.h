@@ -59,6 +59,8 @@ typedef struct {
     int64_t d_slab;                   /* slab elements, tail included */
     const int64_t *d_delta;           /* per kk: its offset in the slab */
     const int64_t *d_pix;             /* per pixel of a row block: its offset in the slab */
+    int64_t d_inplace;                /* no padding, stride 1: x is laid out as a slab... */
+    const int64_t *d_delta_x;         /* ...and these are the kk offsets in it */
 } fastdl_conv_geom;
 
 static inline int64_t fastdl_conv_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -90,11 +92,21 @@ static void fastdl_conv_pixel_table(const fastdl_conv_geom *g, int64_t p0, int64
 }
 
 /* Direct path for blocks of `rows` output rows: the slab's shape and the tables delta (CRS
- * entries) and pix (rows·Wo entries); see fastdl_conv_direct.h. */
+ * entries), pix (rows·Wo entries) and delta_x (CRS entries: the kk offsets in x itself);
+ * see fastdl_conv_direct.h. */
 static void fastdl_conv_direct_setup(fastdl_conv_geom *g, int64_t rows, int64_t *delta,
-                                     int64_t *pix)
+                                     int64_t *pix, int64_t *delta_x)
 {
     const int64_t C = g->C, R = g->R, S = g->S, sh = g->sh, sw = g->sw, Wo = g->Wo;
+    /* no padding on any side and stride 1: x's own rows are the slab's (NCHW: pitch W = Wq,
+     * planes H·W apart; NHWC: pitch W·C), so the tasks can read x in place */
+    g->d_inplace = sh == 1 && sw == 1 && g->pt == 0 && g->pl == 0 && g->Ho == g->H - R + 1
+                   && g->Wo == g->W - S + 1;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t s = 0; s < S; s++)
+                delta_x[g->nhwc ? (r * S + s) * C + c : (c * R + r) * S + s] =
+                    c * g->xs_c + r * g->xs_h + s * g->xs_w;
     g->d_rows = rows;
     g->d_blocks = (g->Ho + rows - 1) / rows;
     if (!g->nhwc) {

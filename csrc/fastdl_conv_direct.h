@@ -132,6 +132,24 @@ static void FN(direct_slab)(const fastdl_conv_geom *g, const T *src, const T *ma
     }
 }
 
+/* The slab a task reads for image n's block of rows from oh0, and its offset table: x itself
+ * when the layout of x already is the slab's (no padding, stride 1, no mask; d_inplace) —
+ * except, when the reader is not `exact`, for the batch's last image (NCHW gather-B tiles
+ * read up to NR + S values past the block: inside the next image, but past the end of x for
+ * the last) — else a copy built in `slab`. */
+static const T *FN(direct_source)(const fastdl_conv_geom *g, const T *x, const T *mask,
+                                  int64_t n, int64_t oh0, int exact, T *slab,
+                                  const int64_t **delta)
+{
+    if (g->d_inplace && !mask && (exact || n + 1 < g->N)) {
+        *delta = g->d_delta_x;
+        return x + n * g->xs_n + oh0 * g->xs_h;
+    }
+    FN(direct_slab)(g, x + n * g->xs_n, mask ? mask + n * g->xs_n : NULL, oh0, slab);
+    *delta = g->d_delta;
+    return slab;
+}
+
 /* Forward of one task (image, block of d_rows output rows): y = act(conv(x) + b).
  * wp: the weights as fastdl_conv_pack_weights(pass 0) packs them (blocks of KC reduction
  * columns; NCHW MR-row panels of W[K×CRS], NHWC NR-column panels of W[RSC×K]) — one block's
@@ -146,8 +164,9 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
     const int64_t K = g->K, P = g->P, CRS = g->CRS, Wo = g->Wo;
     const int64_t n = task / g->d_blocks, oh0 = (task % g->d_blocks) * g->d_rows;
     const int64_t rows = fastdl_conv_min(g->d_rows, g->Ho - oh0);
-    T *slab = ws, *tmp = ws + g->d_slab;
-    FN(direct_slab)(g, x + n * g->xs_n, mask ? mask + n * g->xs_n : NULL, oh0, slab);
+    T *tmp = ws + g->d_slab;
+    const int64_t *dl;
+    const T *slab = FN(direct_source)(g, x, mask, n, oh0, g->nhwc, ws, &dl);
     if (!g->nhwc) {
         /* A tile of NR lanes whose pixels are one run of y (no dropped lanes) is written
          * straight into y, bias and ReLU in the micro-kernel's store. Other tiles (and the
@@ -199,19 +218,19 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
                 if (FASTDL_CONV_UKRB12)   /* pairs of panels through the 12-row kernel */
                     for (; ir + 2 * MR <= kdirect; ir += 2 * MR)
                         FASTDL_CONV_UKRB12(kc, wk + ir * kc, wk + (ir + MR) * kc, slab + q0,
-                                           g->d_delta + k0, yq + ir * P, P, acc,
+                                           dl + k0, yq + ir * P, P, acc,
                                            (last && biasp) ? biasp + ir : NULL, last && relu);
                 for (; ir < kdirect; ir += MR)
-                    FASTDL_CONV_UKRB(kc, wk + ir * kc, slab + q0, g->d_delta + k0,
+                    FASTDL_CONV_UKRB(kc, wk + ir * kc, slab + q0, dl + k0,
                                      yq + ir * P, P, acc, (last && biasp) ? biasp + ir : NULL,
                                      last && relu);
                 ir = kdirect;
                 if (FASTDL_CONV_UKRB12)
                     for (; ir + 2 * MR <= K; ir += 2 * MR)
                         FASTDL_CONV_UKRB12(kc, wk + ir * kc, wk + (ir + MR) * kc, slab + q0,
-                                           g->d_delta + k0, tmp + ir * NR, NR, acc, NULL, 0);
+                                           dl + k0, tmp + ir * NR, NR, acc, NULL, 0);
                 for (; ir < K; ir += MR)
-                    FASTDL_CONV_UKRB(kc, wk + ir * kc, slab + q0, g->d_delta + k0,
+                    FASTDL_CONV_UKRB(kc, wk + ir * kc, slab + q0, dl + k0,
                                      tmp + ir * NR, NR, acc, NULL, 0);
             }
             for (int64_t k = kdirect; k < K; k++) {
@@ -274,13 +293,13 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
                     for (int64_t i = 0; i < mra; i++)
                         ap[i] = slab + g->d_pix[p0 + (i < mi ? i : mi - 1)];
                     if (mi == mra && nj == NR) {
-                        FASTDL_CONV_UKRA(kc, ap, g->d_delta + k0, bw, NR, yt, K, acc, bj,
+                        FASTDL_CONV_UKRA(kc, ap, dl + k0, bw, NR, yt, K, acc, bj,
                                          last && relu);
                     } else {
                         if (acc)
                             for (int64_t i = 0; i < mi; i++)
                                 memcpy(tmp + i * NR, yt + i * K, (size_t)nj * sizeof(T));
-                        FASTDL_CONV_UKRA(kc, ap, g->d_delta + k0, bw, NR, tmp, NR, acc, bj,
+                        FASTDL_CONV_UKRA(kc, ap, dl + k0, bw, NR, tmp, NR, acc, bj,
                                          last && relu);
                         for (int64_t i = 0; i < mi; i++)
                             memcpy(yt + i * K, tmp + i * NR, (size_t)nj * sizeof(T));
@@ -308,7 +327,8 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
         for (int64_t b = 0; b < g->d_blocks; b++) {
             const int64_t oh0 = b * g->d_rows;
             const int64_t npix = fastdl_conv_min(g->d_rows, g->Ho - oh0) * Wo;
-            FN(direct_slab)(g, x + n * g->xs_n, NULL, oh0, slab);
+            const int64_t *dl;
+            const T *src = FN(direct_source)(g, x, NULL, n, oh0, 1, slab, &dl);
             if (!g->nhwc) {
                 /* blocks of 16 pixels: the 16 rows of dyᵀ being filled stay in L1 */
                 for (int64_t p0 = 0; p0 < npix; p0 += 16) {
@@ -353,7 +373,7 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
                         const int64_t mi = fastdl_conv_min(mra, kk1 - kt);
                         T *c = dwt + kt * K + jr;
                         for (int64_t i = 0; i < mra; i++)
-                            ap[i] = slab + g->d_delta[kt + (i < mi ? i : mi - 1)];
+                            ap[i] = src + dl[kt + (i < mi ? i : mi - 1)];
                         if (mi == mra && nj == NR) {
                             FASTDL_CONV_UKRA(np, ap, g->d_pix + p0, bb, kpad, c, K, 1, NULL, 0);
                         } else {
@@ -388,7 +408,8 @@ static void FN(direct_weight_grad_dot)(const fastdl_conv_geom *g, const T *x, co
             const int64_t oh0 = b * g->d_rows, rows = fastdl_conv_min(g->d_rows, g->Ho - oh0);
             const T *dyb = dy + n * K * P + oh0 * Wo;
             int64_t ldk = P;     /* distance between filters' planes in dyb */
-            FN(direct_slab)(g, x + n * g->xs_n, NULL, oh0, slab);
+            const int64_t *dl;
+            const T *src = FN(direct_source)(g, x, NULL, n, oh0, 1, slab, &dl);
             if (mask) {
                 for (int64_t k = 0; k < K; k++)
                     FN(masked_copy)(dym + k * rows * Wo, dyb + k * P, mask + (dyb - dy) + k * P,
@@ -403,7 +424,7 @@ static void FN(direct_weight_grad_dot)(const fastdl_conv_geom *g, const T *x, co
                 for (int64_t j0 = 0; j0 < CRS; j0 += 4) {
                     const int64_t mj = fastdl_conv_min(4, CRS - j0);
                     for (int j = 0; j < 4; j++)
-                        sr[j] = slab + g->d_delta[j0 + (j < mj ? j : mj - 1)];
+                        sr[j] = src + dl[j0 + (j < mj ? j : mj - 1)];
                     memset(tile, 0, sizeof tile);
                     FASTDL_CONV_UKRD(rows, Wo, dr, Wo, sr, Wq, tile, 4);
                     for (int64_t i = 0; i < mk; i++)

@@ -37,9 +37,11 @@ cdef extern from "fastdl_conv.h" nogil:
         int64_t d_rows, d_blocks, d_dot, d_Hq, d_Wq, d_pitch, d_plane, d_slab
         const int64_t *d_delta
         const int64_t *d_pix
+        int64_t d_inplace
+        const int64_t *d_delta_x
     int fastdl_conv_select_kernels(int level)
     void fastdl_conv_direct_setup(fastdl_conv_geom *g, int64_t rows, int64_t *delta,
-                                  int64_t *pix)
+                                  int64_t *pix, int64_t *delta_x)
     int64_t fastdl_conv_direct_ws_f32(const fastdl_conv_geom *g, int pass_)
     int64_t fastdl_conv_direct_ws_f64(const fastdl_conv_geom *g, int pass_)
     void fastdl_conv_direct_forward_task_f32(const fastdl_conv_geom *g, const float *x,
@@ -109,7 +111,7 @@ GRAIN = 200000
 cdef class _Geometry:
     """The C geometry plus the per-reduction-column tables it points to."""
     cdef fastdl_conv_geom g
-    cdef int64_t[::1] kk_off, kk_r, kk_s, d_delta, d_pix
+    cdef int64_t[::1] kk_off, kk_r, kk_s, d_delta, d_pix, d_delta_x
 
     def __init__(self, tuple x_shape, tuple w_shape, bint nhwc, tuple stride, tuple pads,
                  tuple out_size):
@@ -185,9 +187,12 @@ cdef class _Geometry:
         rows = (ho + blocks - 1) // blocks
         self.d_delta = np.empty(max(g.CRS, 1), np.int64)
         self.d_pix = np.empty(max(rows * g.Wo, 1), np.int64)
-        fastdl_conv_direct_setup(g, rows, &self.d_delta[0], &self.d_pix[0])
+        self.d_delta_x = np.empty(max(g.CRS, 1), np.int64)
+        fastdl_conv_direct_setup(g, rows, &self.d_delta[0], &self.d_pix[0],
+                                 &self.d_delta_x[0])
         g.d_delta = &self.d_delta[0]
         g.d_pix = &self.d_pix[0]
+        g.d_delta_x = &self.d_delta_x[0]
         g.d_dot = dot and g.nhwc
         return self
 

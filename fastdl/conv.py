@@ -92,7 +92,10 @@ def conv2d(x, w, b=None, *, stride=1, padding=0, layout="NCHW", activation=None,
                            activation=activation, out=out, n_threads=n_threads)
     x = _contiguous(np.asarray(x))
     w = _contiguous(np.asarray(w))
-    y = out if out.flags.c_contiguous else np.empty(shape, x.dtype)
+    # the kernels may read x in place while writing y: an `out` overlapping x (a 1×1
+    # convolution into its own input) is computed into a fresh array and copied
+    y = out if out.flags.c_contiguous and not np.may_share_memory(out, x) else \
+        np.empty(shape, x.dtype)
     g = _geometry(x, w, geom, layout).direct(
         n, x.itemsize, dot=_dot_form(geom.filters, geom.kernel[1] * geom.channels))
     _kernels.conv2d_forward_direct(g, x, None, w, None if b is None else _contiguous(b), y,

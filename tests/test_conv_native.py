@@ -208,7 +208,7 @@ def test_direct_path_row_blocks(monkeypatch, slab_bytes, layout):
     monkeypatch.setattr(_conv, "SLAB_BYTES", slab_bytes)
     rng = np.random.default_rng(slab_bytes)
     for batch, stride, padding, kernel in ((1, 1, 1, (3, 3)), (3, 2, (2, 1), (3, 5)),
-                                           (2, (1, 2), "same", (5, 3))):
+                                           (2, (1, 2), "same", (5, 3)), (3, 1, 0, (3, 2))):
         x = rng.standard_normal((batch, 5, 15, 12))
         w = rng.standard_normal((7, 5) + kernel)
         b = rng.standard_normal(7)
@@ -283,3 +283,17 @@ def test_row_aligned_tiles(width):
     for g, e in zip(fastdl.conv2d_backward(dy, x, w, y=y, **kw),
                     fastdl.reference.conv2d_backward(dy, x, w, y=y, **kw)):
         np.testing.assert_allclose(g, e, **tol(np.float32))
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_out_aliasing_the_input(layout):
+    """A 1×1 convolution written into its own input (no padding, stride 1: the kernels read
+    x in place) gives the same values as into a fresh array."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((3, 6, 5, 7)).astype(np.float32)
+    w = rng.standard_normal((6, 6, 1, 1)).astype(np.float32)
+    x, w = as_layout(layout, x, w)
+    want = fastdl.reference.conv2d(x, w, layout=layout)
+    got = fastdl.conv2d(x, w, layout=layout, out=x)
+    assert got is x
+    np.testing.assert_allclose(x, want, **tol(np.float32))
