@@ -293,13 +293,13 @@ static void FN(direct_forward_task)(const fastdl_conv_geom *g, const T *x, const
                     for (int64_t i = 0; i < mra; i++)
                         ap[i] = slab + g->d_pix[p0 + (i < mi ? i : mi - 1)];
                     if (mi == mra && nj == NR) {
-                        FASTDL_CONV_UKRA(kc, ap, dl + k0, bw, NR, yt, K, acc, bj,
+                        FASTDL_CONV_UKRA(kc, ap, dl + k0, bw, yt, K, acc, bj,
                                          last && relu);
                     } else {
                         if (acc)
                             for (int64_t i = 0; i < mi; i++)
                                 memcpy(tmp + i * NR, yt + i * K, (size_t)nj * sizeof(T));
-                        FASTDL_CONV_UKRA(kc, ap, dl + k0, bw, NR, tmp, NR, acc, bj,
+                        FASTDL_CONV_UKRA(kc, ap, dl + k0, bw, tmp, NR, acc, bj,
                                          last && relu);
                         for (int64_t i = 0; i < mi; i++)
                             memcpy(yt + i * K, tmp + i * NR, (size_t)nj * sizeof(T));
@@ -330,57 +330,63 @@ static void FN(direct_weight_grad_range)(const fastdl_conv_geom *g, const T *x, 
             const int64_t *dl;
             const T *src = FN(direct_source)(g, x, NULL, n, oh0, 1, slab, &dl);
             if (!g->nhwc) {
-                /* blocks of 16 pixels: the 16 rows of dyᵀ being filled stay in L1 */
+                /* dyᵀ in NR-column panels ([K/NR][npix][NR]: the micro-kernel's B rows follow
+                 * each other — rows kpad apart would fall into a few L1 sets), filled in
+                 * blocks of 16 pixels that stay in L1 */
                 for (int64_t p0 = 0; p0 < npix; p0 += 16) {
                     const int64_t pe = fastdl_conv_min(npix, p0 + 16);
                     for (int64_t k = 0; k < K; k++) {
                         const T *FASTDL_RESTRICT s = dy + (n * K + k) * P + oh0 * Wo;
-                        T *FASTDL_RESTRICT d = dyt + k;
+                        T *FASTDL_RESTRICT d = dyt + (k / NR) * npix * NR + k % NR;
                         if (mask) {
                             const T *FASTDL_RESTRICT m = mask + (s - dy);
                             for (int64_t p = p0; p < pe; p++) {
                                 const T v = s[p];
-                                d[p * kpad] = m[p] > 0 ? v : (T)0;
+                                d[p * NR] = m[p] > 0 ? v : (T)0;
                             }
                         } else {
                             for (int64_t p = p0; p < pe; p++)
-                                d[p * kpad] = s[p];
+                                d[p * NR] = s[p];
                         }
                     }
-                    for (int64_t p = p0; p < pe; p++)
-                        for (int64_t k = K; k < kpad; k++)
-                            dyt[p * kpad + k] = 0;
+                    for (int64_t k = K; k < kpad; k++) {
+                        T *d = dyt + (k / NR) * npix * NR + k % NR;
+                        for (int64_t p = p0; p < pe; p++)
+                            d[p * NR] = 0;
+                    }
                 }
             } else {
                 for (int64_t p = 0; p < npix; p++) {
                     const T *s = dy + (n * P + oh0 * Wo + p) * K;
                     const T *m = mask ? mask + (s - dy) : NULL;
-                    T *d = dyt + p * kpad;
-                    if (m)
-                        FN(masked_copy)(d, s, m, K, 1);
-                    else
-                        memcpy(d, s, (size_t)K * sizeof(T));
-                    for (int64_t k = K; k < kpad; k++)
-                        d[k] = 0;
+                    for (int64_t j0 = 0; j0 < kpad; j0 += NR) {
+                        T *d = dyt + (j0 / NR) * npix * NR + p * NR;
+                        const int64_t nj = fastdl_conv_min(NR, K - j0);
+                        if (m)
+                            FN(masked_copy)(d, s + j0, m + j0, nj, 1);
+                        else
+                            memcpy(d, s + j0, (size_t)nj * sizeof(T));
+                        for (int64_t k = nj; k < NR; k++)
+                            d[k] = 0;
+                    }
                 }
             }
             for (int64_t p0 = 0; p0 < npix; p0 += KC) {
                 const int64_t np = fastdl_conv_min(KC, npix - p0);
                 for (int64_t jr = 0; jr < K; jr += NR) {
                     const int64_t nj = fastdl_conv_min(NR, K - jr);
-                    const T *bb = dyt + p0 * kpad + jr;
+                    const T *bb = dyt + (jr / NR) * npix * NR + p0 * NR;
                     for (int64_t kt = kk0; kt < kk1; kt += mra) {
                         const int64_t mi = fastdl_conv_min(mra, kk1 - kt);
                         T *c = dwt + kt * K + jr;
                         for (int64_t i = 0; i < mra; i++)
                             ap[i] = src + dl[kt + (i < mi ? i : mi - 1)];
                         if (mi == mra && nj == NR) {
-                            FASTDL_CONV_UKRA(np, ap, g->d_pix + p0, bb, kpad, c, K, 1, NULL, 0);
+                            FASTDL_CONV_UKRA(np, ap, g->d_pix + p0, bb, c, K, 1, NULL, 0);
                         } else {
                             for (int64_t i = 0; i < mi; i++)
                                 memcpy(tmp + i * NR, c + i * K, (size_t)nj * sizeof(T));
-                            FASTDL_CONV_UKRA(np, ap, g->d_pix + p0, bb, kpad, tmp, NR, 1, NULL,
-                                             0);
+                            FASTDL_CONV_UKRA(np, ap, g->d_pix + p0, bb, tmp, NR, 1, NULL, 0);
                             for (int64_t i = 0; i < mi; i++)
                                 memcpy(c + i * K, tmp + i * NR, (size_t)nj * sizeof(T));
                         }

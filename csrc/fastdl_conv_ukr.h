@@ -66,7 +66,7 @@ static void fastdl_ukr_f64_generic(int64_t kc, const double *a, const double *b,
 /* Portable gather kernels (see the AVX versions below for the contract). */
 #define FASTDL_DEFINE_GATHER_GENERIC(SFX, T, NRV)                                             \
     static void fastdl_ukra_##SFX(int64_t kc, const T *const *ap, const int64_t *off,         \
-                                  const T *b, int64_t ldb, T *c, int64_t ldc, int acc,        \
+                                  const T *b, T *c, int64_t ldc, int acc,                     \
                                   const T *bias, int relu)                                    \
     {                                                                                         \
         T t[FASTDL_CONV_MR][NRV];                                                             \
@@ -75,7 +75,7 @@ static void fastdl_ukr_f64_generic(int64_t kc, const double *a, const double *b,
             for (int i = 0; i < FASTDL_CONV_MR; i++) {                                        \
                 const T ai = ap[i][off[k]];                                                   \
                 for (int j = 0; j < NRV; j++)                                                 \
-                    t[i][j] += ai * b[k * ldb + j];                                           \
+                    t[i][j] += ai * b[k * NRV + j];                                           \
             }                                                                                 \
         }                                                                                     \
         for (int i = 0; i < FASTDL_CONV_MR; i++)                                              \
@@ -110,10 +110,9 @@ FASTDL_DEFINE_GATHER_GENERIC(f32_generic, float, FASTDL_CONV_NR_F32)
 FASTDL_DEFINE_GATHER_GENERIC(f64_generic, double, FASTDL_CONV_NR_F64)
 
 typedef void (*fastdl_ukra_f32_t)(int64_t, const float *const *, const int64_t *, const float *,
-                                  int64_t, float *, int64_t, int, const float *, int);
+                                  float *, int64_t, int, const float *, int);
 typedef void (*fastdl_ukra_f64_t)(int64_t, const double *const *, const int64_t *,
-                                  const double *, int64_t, double *, int64_t, int,
-                                  const double *, int);
+                                  const double *, double *, int64_t, int, const double *, int);
 typedef void (*fastdl_ukrb_f32_t)(int64_t, const float *, const float *, const int64_t *,
                                   float *, int64_t, int, const float *, int);
 typedef void (*fastdl_ukrb_f64_t)(int64_t, const double *, const double *, const int64_t *,
@@ -320,9 +319,9 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
 /* Direct ("gather") micro-kernels, used where the input is read in place from a padded slab
  * instead of being packed (fastdl_conv_direct.h):
  *
- *   gather-A  C[i][j] (=|+=) Σ_k ap[i][off[k]] · b[k·ldb + j]  (+ bias[j], ReLU)
+ *   gather-A  C[i][j] (=|+=) Σ_k ap[i][off[k]] · b[k·NR + j]  (+ bias[j], ReLU)
  *             the MR rows of A are MR pointers, column k of every row at offset off[k];
- *             B rows are NR contiguous values, ldb apart.
+ *             B is an NR-column panel (rows of NR contiguous values, one after the other).
  *   gather-B  C[i][j] (=|+=) Σ_k a[k·MR + i] · b[off[k] + j]  (+ bias[i], ReLU)
  *             A is a packed MR-row panel; row k of B is NR contiguous values at b + off[k].
  *
@@ -384,7 +383,7 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
 
 #define FASTDL_DEFINE_GATHER(SFX, TGT)                                                        \
     TGT static void fastdl_ukra_##SFX(int64_t kc, const T *const *ap, const int64_t *off,     \
-                                      const T *b, int64_t ldb, T *c, int64_t ldc, int acc,    \
+                                      const T *b, T *c, int64_t ldc, int acc,                 \
                                       const T *bias, int relu)                                \
     {                                                                                         \
         const T *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5]; \
@@ -392,7 +391,7 @@ static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, 
         for (int64_t k = 0; k < kc; k++) {                                                    \
             const int64_t o = off[k];                                                         \
             const V b0 = LOADU(b), b1 = LOADU(b + VW);                                        \
-            b += ldb;                                                                         \
+            b += 2 * VW;                                                                      \
             FASTDL_GA_ROW(0);                                                                 \
             FASTDL_GA_ROW(1);                                                                 \
             FASTDL_GA_ROW(2);                                                                 \
@@ -522,7 +521,7 @@ __attribute__((target("avx512f"))) static inline double fastdl_hsum512_pd(__m512
     V c90 = ZERO(), c91 = ZERO(), cA0 = ZERO(), cA1 = ZERO(), cB0 = ZERO(), cB1 = ZERO()
 #define FASTDL_DEFINE_GATHER12(SFX, TGT)                                                      \
     TGT static void fastdl_ukra12_##SFX(int64_t kc, const T *const *ap, const int64_t *off,   \
-                                        const T *b, int64_t ldb, T *c, int64_t ldc, int acc,  \
+                                        const T *b, T *c, int64_t ldc, int acc,               \
                                         const T *bias, int relu)                              \
     {                                                                                         \
         const T *a0 = ap[0], *a1 = ap[1], *a2 = ap[2], *a3 = ap[3], *a4 = ap[4], *a5 = ap[5]; \
@@ -532,7 +531,7 @@ __attribute__((target("avx512f"))) static inline double fastdl_hsum512_pd(__m512
         for (int64_t k = 0; k < kc; k++) {                                                    \
             const int64_t o = off[k];                                                         \
             const V b0 = LOADU(b), b1 = LOADU(b + VW);                                        \
-            b += ldb;                                                                         \
+            b += 2 * VW;                                                                      \
             FASTDL_GA_ROW(0);                                                                 \
             FASTDL_GA_ROW(1);                                                                 \
             FASTDL_GA_ROW(2);                                                                 \
