@@ -1,7 +1,7 @@
 """BENCH.md conv-a … conv-e: conv2d forward and forward+backward, float32, both layouts.
 
 One group per shape, pass and layout (e.g. ``conv-a fwd NCHW``) holding fastdl (native
-backend: packed-GEMM kernels of ``fastdl._conv``), the NumPy reference, and PyTorch when it is
+backend: the direct slab kernels of ``fastdl._conv``), the NumPy reference, and PyTorch when it is
 importable: ``F.conv2d`` on contiguous NCHW tensors in the NCHW groups and on
 ``channels_last`` tensors in the NHWC groups, fwd+bwd through autograd ``.backward``.
 ``extra_info["gflop"]`` is the work of the pass (2·N·K·Ho·Wo·C·R·S per convolution; the
