@@ -134,14 +134,14 @@ static void FN(direct_slab)(const fastdl_conv_geom *g, const T *src, const T *ma
 
 /* The slab a task reads for image n's block of rows from oh0, and its offset table: x itself
  * when the layout of x already is the slab's (no padding, stride 1, no mask; d_inplace) —
- * except, when the reader is not `exact`, for the batch's last image (NCHW gather-B tiles
- * read up to NR + S values past the block: inside the next image, but past the end of x for
- * the last) — else a copy built in `slab`. */
+ * except, when the reader is not `exact` (NCHW gather-B tiles read up to NR + S values past
+ * the image), for the images too close to the end of x — else a copy built in `slab`. */
 static const T *FN(direct_source)(const fastdl_conv_geom *g, const T *x, const T *mask,
                                   int64_t n, int64_t oh0, int exact, T *slab,
                                   const int64_t **delta)
 {
-    if (g->d_inplace && !mask && (exact || n + 1 < g->N)) {
+    if (g->d_inplace && !mask
+        && (exact || (g->N - 1 - n) * g->xs_n >= FASTDL_CONV_NR_MAX + g->S)) {
         *delta = g->d_delta_x;
         return x + n * g->xs_n + oh0 * g->xs_h;
     }
