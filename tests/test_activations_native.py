@@ -100,8 +100,10 @@ EXTREMES = np.array([0.0, 1e-45, 1e-38, 1.17549435e-38, 2.0 ** -12, 1.5 * 2.0 **
 # Measured max errors against float64 libm, exhaustively over every float32 (2026-11-27;
 # tanh on [0, 11], odd by construction and exactly 1 above; sigmoid on [-110, 110], exactly
 # 0 / 1 beyond): tanh generic 3.26 ulp (at 0.0307), avx2 1.51 (at 1.271), avx512 0.95 (at
-# 0.4385); sigmoid 2.40 (at -4.157) at every level. exp over every 97th float: 0.96 / 1.00.
+# 0.4385); sigmoid generic 2.40 (at -4.157), avx2 and avx512 1.48 (at -4.846). exp over
+# every 97th float: 0.96 / 1.00.
 TANH_ULP = {"generic": 3.5, "avx2": 2.0, "avx512": 1.5}
+SIGMOID_ULP = {"generic": 3.0, "avx2": 2.0, "avx512": 2.0}
 
 
 def test_float32_accuracy_dense_sweep(isa):
@@ -110,7 +112,7 @@ def test_float32_accuracy_dense_sweep(isa):
     x = np.arange(0, 0x7f800000, 1021, dtype=np.uint32).view(np.float32)
     x = np.concatenate([x, EXTREMES, np.nextafter(EXTREMES, np.float32(0))])
     x = np.concatenate([x, -x])
-    assert _ulp_error(fastdl.sigmoid(x), _sigmoid64(x), np.float32).max() <= 3
+    assert _ulp_error(fastdl.sigmoid(x), _sigmoid64(x), np.float32).max() <= SIGMOID_ULP[isa]
     assert (_ulp_error(fastdl.tanh(x), np.tanh(x.astype(np.float64)), np.float32).max()
             <= TANH_ULP[isa])
 
@@ -126,7 +128,7 @@ def test_float32_accuracy_denser_where_branches_meet(isa):
     x = np.concatenate([x, -x])
     assert (_ulp_error(fastdl.tanh(x), np.tanh(x.astype(np.float64)), np.float32).max()
             <= TANH_ULP[isa])
-    assert _ulp_error(fastdl.sigmoid(x), _sigmoid64(x), np.float32).max() <= 3
+    assert _ulp_error(fastdl.sigmoid(x), _sigmoid64(x), np.float32).max() <= SIGMOID_ULP[isa]
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
