@@ -117,6 +117,17 @@ static void FN(pack_weights)(const fastdl_conv_geom *g, int pass, const T *w, T 
     }
 }
 
+/* Pass-0 packing (NHWC: NR-column panels in blocks of KC rows) of the transpose of a
+ * row-major K × CRS matrix — the weights of a dense layer, (out, in), used as the 1×1
+ * NHWC convolution (1, 1, in, out) without a transposed copy. */
+static void FN(pack_weights_t)(const fastdl_conv_geom *g, const T *wt, T *dst)
+{
+    const int64_t K = g->K, CRS = g->CRS;
+    for (int64_t k0 = 0; k0 < CRS; k0 += KC)
+        FN(pack_b)(dst + k0 * fastdl_conv_ceil(K, NR), wt + k0, NULL, 1, CRS,
+                   fastdl_conv_min(KC, CRS - k0), K);
+}
+
 /* Elements of the packed weights of pass 0 / 1. */
 static int64_t FN(packed_weights_size)(const fastdl_conv_geom *g, int pass)
 {

@@ -71,6 +71,9 @@ cdef extern from "fastdl_conv.h" nogil:
     int64_t fastdl_conv_packed_weights_size_f64(const fastdl_conv_geom *g, int pass_)
     void fastdl_conv_pack_weights_f32(const fastdl_conv_geom *g, int pass_, const float *w,
                                       float *dst)
+    void fastdl_conv_pack_weights_t_f32(const fastdl_conv_geom *g, const float *wt, float *dst)
+    void fastdl_conv_pack_weights_t_f64(const fastdl_conv_geom *g, const double *wt,
+                                        double *dst)
     void fastdl_conv_pack_weights_f64(const fastdl_conv_geom *g, int pass_, const double *w,
                                       double *dst)
     void fastdl_conv_input_grad_task_f32(const fastdl_conv_geom *g, const float *dy,
@@ -296,9 +299,10 @@ def zero_pad_planes(const unsigned char[:, :, ::1] src, unsigned char[:, :, ::1]
 def conv2d_forward_direct(_Geometry geom, const floating[:, :, :, ::1] x,
                           const floating[:, :, :, ::1] mask, const floating[:, :, :, ::1] w,
                           const floating[::1] b, floating[:, :, :, ::1] y, bint relu,
-                          int n_threads):
+                          int n_threads, bint w_transposed=False):
     """y = act(conv(x · (mask > 0), w) + b) on the direct path (``geom.direct`` called).
-    mask and b may be None.
+    mask and b may be None. ``w_transposed`` (NHWC 1×1 only): w holds the (K, C) transpose of
+    the (1, 1, C, K) weights — a dense layer's (out, in) matrix, packed without a copy.
 
     Workspace: one packed copy of w plus, per thread, one slab (≤ SLAB_BYTES unless a single
     output row needs more) and one micro-tile.
@@ -321,11 +325,17 @@ def conv2d_forward_direct(_Geometry geom, const floating[:, :, :, ::1] x,
     elif floating is float:
         ws_n = fastdl_conv_direct_ws_f32(g, 0)
         wp = aligned_empty((fastdl_conv_packed_weights_size_f32(g, 0),), dtype)
-        fastdl_conv_pack_weights_f32(g, 0, &w[0, 0, 0, 0], &wp[0])
+        if w_transposed:
+            fastdl_conv_pack_weights_t_f32(g, &w[0, 0, 0, 0], &wp[0])
+        else:
+            fastdl_conv_pack_weights_f32(g, 0, &w[0, 0, 0, 0], &wp[0])
     else:
         ws_n = fastdl_conv_direct_ws_f64(g, 0)
         wp = aligned_empty((fastdl_conv_packed_weights_size_f64(g, 0),), dtype)
-        fastdl_conv_pack_weights_f64(g, 0, &w[0, 0, 0, 0], &wp[0])
+        if w_transposed:
+            fastdl_conv_pack_weights_t_f64(g, &w[0, 0, 0, 0], &wp[0])
+        else:
+            fastdl_conv_pack_weights_f64(g, 0, &w[0, 0, 0, 0], &wp[0])
     if b is not None:
         # the NHWC kernel reads whole NR-wide panels of the bias
         bp = np.zeros(((g.K + nr - 1) // nr) * nr, dtype)

@@ -1,7 +1,9 @@
 """Dense layer: ``linear`` (affine + fused activation) and ``linear_backward``.
 
-Native path: the GEMMs are NumPy's (BLAS, ``x @ w.T`` written straight into ``out``; no
-OpenMP region runs around them); :mod:`fastdl._dense` adds the bias and the activation in
+Native path: the GEMMs run on the convolution's direct kernels below ~33M multiply-adds
+(:mod:`fastdl._gemm`: fastdl's own threads, bit-identical for any thread count, no BLAS
+thread pool) and on NumPy's BLAS above (``x @ w.T`` written straight into ``out``; no OpenMP
+region runs around them); :mod:`fastdl._dense` adds the bias and the activation in
 ONE pass over the output, and in the backward computes ``dz = dy * act'(y)`` together with
 the deterministic chunked column sums ``db`` in ONE pass before the two GEMMs
 ``dx = dz @ w`` and ``dw = dz.T @ x``. Validation is the reference's
@@ -9,6 +11,7 @@ the deterministic chunked column sums ``db`` in ONE pass before the two GEMMs
 """
 import numpy as np
 
+from . import _gemm
 from ._config import resolve_n_threads
 from ._dispatch import implements, load_extension
 from ._validation import as_array, check_out, check_same_dtype, check_shape
@@ -31,8 +34,9 @@ def linear(x, w, b=None, *, activation=None, alpha=0.01, out=None, n_threads=Non
     out = check_out(where, out, (x.shape[0], w.shape[0]), x.dtype)
     n = resolve_n_threads(where, n_threads)
 
-    target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
-    np.matmul(x, w.T, out=target)
+    target = out if out.flags.c_contiguous and not np.may_share_memory(out, x) \
+        and not np.may_share_memory(out, w) else np.empty(out.shape, out.dtype)
+    _gemm.matmul_nt(np.ascontiguousarray(x), np.ascontiguousarray(w), target, n)
     if b is not None or activation is not None:
         _kernels.bias_activation(activation, target,
                                  None if b is None else np.ascontiguousarray(b), alpha, n)
@@ -59,8 +63,8 @@ def linear_backward(dy, x, w, *, activation=None, alpha=0.01, y=None,
         _kernels.activation_grad(activation, dy,
                                  None if activation is None else np.ascontiguousarray(y),
                                  None if activation is None else dz, partial, alpha, n)
-    dx = dz @ w if "dx" in need else None
-    dw = dz.T @ x if "dw" in need else None
+    dx = _gemm.matmul_nn(dz, np.ascontiguousarray(w), n) if "dx" in need else None
+    dw = _gemm.matmul_tn(dz, np.ascontiguousarray(x), n) if "dw" in need else None
     db = None
     if partial is not None:
         total = np.zeros(out_shape[1])

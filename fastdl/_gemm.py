@@ -1,0 +1,74 @@
+"""Small matrix products on the convolution's direct kernels (``fastdl._conv``).
+
+A dense layer's products are 1×1 NHWC convolutions of one "image" whose rows are the batch:
+``x @ w.T`` is the forward of x (1, M, 1, in) with the (1, 1, in, out) weights (packed straight
+from w's (out, in) rows), ``a @ b`` the same with b as the (1, 1, in, out) weights, and
+``a.T @ b`` the weight gradient with a as dy and b as x. They run on fastdl's own OpenMP
+threads, bit-identical for any thread count, with no BLAS thread pool involved: NumPy's
+OpenBLAS starts its own threads for products this small, which measured 0.05 ms idle but
+2–9 ms per call as soon as another process held a core (LeNet's 64 × 400 × 120 layer).
+Products of at least ``BLAS_MIN_MACS`` multiply-adds go to NumPy (BLAS), where the thread
+pool pays for itself.
+"""
+import numpy as np
+
+from ._dispatch import load_extension
+
+_kernels = load_extension("fastdl._conv")
+
+# Products with at least this many multiply-adds use NumPy's BLAS.
+BLAS_MIN_MACS = 1 << 25
+
+
+def _small(m, n, k):
+    return _kernels is not None and m * n * k < BLAS_MIN_MACS and min(m, n, k) > 0
+
+
+def _image(a):
+    """(M, C) rows as a (1, M, 1, C) NHWC image."""
+    return a.reshape(1, a.shape[0], 1, a.shape[1])
+
+
+def _geometry(m, c, k):
+    return _kernels._Geometry((1, m, 1, c), (1, 1, c, k), True, (1, 1), ((0, 0), (0, 0)),
+                              (m, 1))
+
+
+def matmul_nt(x, w, out, n_threads):
+    """out[...] = x @ w.T for C-contiguous x (M, in), w (out, in), out (M, out)."""
+    m, c = x.shape
+    k = w.shape[0]
+    if not _small(m, k, c):
+        np.matmul(x, w.T, out=out)
+        return out
+    g = _geometry(m, c, k).direct(n_threads, x.itemsize)
+    _kernels.conv2d_forward_direct(g, _image(x), None, w.reshape(1, 1, k, c), None,
+                                   _image(out), False, n_threads, True)
+    return out
+
+
+def matmul_nn(a, b, n_threads):
+    """a @ b for C-contiguous a (M, in), b (in, out)."""
+    m, c = a.shape
+    k = b.shape[1]
+    if not _small(m, k, c):
+        return a @ b
+    out = np.empty((m, k), a.dtype)
+    g = _geometry(m, c, k).direct(n_threads, a.itemsize)
+    _kernels.conv2d_forward_direct(g, _image(a), None, b.reshape(1, 1, c, k), None,
+                                   _image(out), False, n_threads)
+    return out
+
+
+def matmul_tn(a, b, n_threads):
+    """a.T @ b for C-contiguous a (M, p), b (M, q): the (p, q) sums over the rows."""
+    m, p = a.shape
+    q = b.shape[1]
+    if not _small(p, q, m):
+        return a.T @ b
+    # weight gradient of the 1×1 convolution of "x" = a (channels p) giving "dy" = b
+    # (channels q): dWᵀ[c][k] = Σ_rows a[row][c] · b[row][k]
+    out = np.zeros((p, q), a.dtype)
+    g = _geometry(m, p, q).direct(n_threads, a.itemsize, False)
+    _kernels.conv2d_weight_grad_direct(g, _image(a), _image(b), None, out, n_threads)
+    return out
