@@ -8,7 +8,9 @@ threads, bit-identical for any thread count, with no BLAS thread pool involved: 
 OpenBLAS starts its own threads for products this small, which measured 0.05 ms idle but
 2–9 ms per call as soon as another process held a core (LeNet's 64 × 400 × 120 layer).
 Products of at least ``BLAS_MIN_MACS`` multiply-adds go to NumPy (BLAS), where the thread
-pool pays for itself.
+pool pays for itself, and so do those below ``BLAS_MAX_TINY`` (OpenBLAS runs them on the
+calling thread, faster than a parallel region can start: 64 × 84 × 10 took 8 µs there,
+19 µs here).
 """
 import numpy as np
 
@@ -16,12 +18,15 @@ from ._dispatch import load_extension
 
 _kernels = load_extension("fastdl._conv")
 
-# Products with at least this many multiply-adds use NumPy's BLAS.
+# Products with at least BLAS_MIN_MACS or fewer than BLAS_MAX_TINY multiply-adds use
+# NumPy's BLAS.
 BLAS_MIN_MACS = 1 << 25
+BLAS_MAX_TINY = 1 << 17
 
 
 def _small(m, n, k):
-    return _kernels is not None and m * n * k < BLAS_MIN_MACS and min(m, n, k) > 0
+    return (_kernels is not None and BLAS_MAX_TINY <= m * n * k < BLAS_MIN_MACS
+            and min(m, n, k) > 0)
 
 
 def _image(a):

@@ -1,7 +1,7 @@
 """Dense layer: ``linear`` (affine + fused activation) and ``linear_backward``.
 
-Native path: the GEMMs run on the convolution's direct kernels below ~33M multiply-adds
-(:mod:`fastdl._gemm`: fastdl's own threads, bit-identical for any thread count, no BLAS
+Native path: the GEMMs run on the convolution's direct kernels from 2^17 to 2^25
+multiply-adds (:mod:`fastdl._gemm`: fastdl's own threads, bit-identical for any thread count, no BLAS
 thread pool) and on NumPy's BLAS above (``x @ w.T`` written straight into ``out``; no OpenMP
 region runs around them); :mod:`fastdl._dense` adds the bias and the activation in
 ONE pass over the output, and in the backward computes ``dz = dy * act'(y)`` together with
