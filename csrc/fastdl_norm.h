@@ -488,10 +488,11 @@ FASTDL_DEFINE_NORM_STREAM_FALLBACK(double, f64)
  */
 #include <math.h>
 #define FASTDL_DEFINE_NORM_FUSED(T, SUFFIX)                                                   \
-/* Statistics of one channel (rows x + o*so, o < outer, of inner values): each row's moments \
- * merged in row order. */                                                                    \
-static void fastdl_bn_channel_stats_cm_##SUFFIX(const T *x, ptrdiff_t so, ptrdiff_t outer,   \
-        ptrdiff_t inner, double *mean_out, double *m2_out)                                    \
+/* Training forward of one channel: rows x + o*so (o < outer) of inner values into y + o*yo. \
+ * count = outer*inner. Writes *mean, *m2; returns 0 (y untouched) if they are not finite. */ \
+static int fastdl_bn_fused_fwd_cm_##SUFFIX(const T *x, ptrdiff_t so, T *y, ptrdiff_t yo,      \
+        ptrdiff_t outer, ptrdiff_t inner, double eps, double gamma, T beta, int stream,       \
+        double *mean_out, double *m2_out)                                                     \
 {                                                                                             \
     fastdl_moments acc = {0.0, 0.0, 0.0};                                                     \
     for (ptrdiff_t o = 0; o < outer; o++) {                                                   \
@@ -499,18 +500,6 @@ static void fastdl_bn_channel_stats_cm_##SUFFIX(const T *x, ptrdiff_t so, ptrdif
         fastdl_bn_stats_row_##SUFFIX(x + o * so, inner, &row);                                \
         fastdl_moments_merge(&acc, row.n, row.mean, row.m2);                                  \
     }                                                                                         \
-    *mean_out = acc.mean;                                                                     \
-    *m2_out = acc.m2;                                                                         \
-}                                                                                             \
-                                                                                              \
-/* Training forward of one channel: the statistics above, then rows x + o*so (o < outer) of  \
- * inner values into y + o*yo. Returns 0 (y untouched) if the statistics are not finite. */  \
-static int fastdl_bn_fused_fwd_cm_##SUFFIX(const T *x, ptrdiff_t so, T *y, ptrdiff_t yo,      \
-        ptrdiff_t outer, ptrdiff_t inner, double eps, double gamma, T beta, int stream,       \
-        double *mean_out, double *m2_out)                                                     \
-{                                                                                             \
-    fastdl_moments acc;                                                                       \
-    fastdl_bn_channel_stats_cm_##SUFFIX(x, so, outer, inner, &acc.mean, &acc.m2);             \
     *mean_out = acc.mean;                                                                     \
     *m2_out = acc.m2;                                                                         \
     if (!(acc.mean - acc.mean == 0.0 && acc.m2 - acc.m2 == 0.0)) return 0;                    \
@@ -524,23 +513,7 @@ static int fastdl_bn_fused_fwd_cm_##SUFFIX(const T *x, ptrdiff_t so, T *y, ptrdi
     return 1;                                                                                 \
 }                                                                                             \
                                                                                               \
-/* Backward sums of one channel: *sum_dy, *sum_dyxc (each row's sums added in row order). */  \
-static void fastdl_bn_channel_sums_cm_##SUFFIX(const T *dy, ptrdiff_t sdo, const T *x,        \
-        ptrdiff_t so, ptrdiff_t outer, ptrdiff_t inner, double mean64, double *sum_dy_out,    \
-        double *sum_dyxc_out)                                                                 \
-{                                                                                             \
-    double sdy = 0.0, sdx = 0.0;                                                              \
-    for (ptrdiff_t o = 0; o < outer; o++) {                                                   \
-        double pd = 0.0, px = 0.0;                                                            \
-        fastdl_bn_grad_sums_row_##SUFFIX(dy + o * sdo, x + o * so, inner, mean64, &pd, &px);  \
-        sdy += pd;                                                                            \
-        sdx += px;                                                                            \
-    }                                                                                         \
-    *sum_dy_out = sdy;                                                                        \
-    *sum_dyxc_out = sdx;                                                                      \
-}                                                                                             \
-                                                                                              \
-/* Backward of one channel: the sums above, then                                             \
+/* Backward of one channel: *sum_dy, *sum_dyxc (row sums added in row order), then           \
  * dx = a*dy + (b*(x - mean) + k) with a = gamma*invstd, b = -a*invstd*dgamma/count,         \
  * k = -a*dbeta/count, dgamma = sum_dyxc*invstd, dbeta = sum_dy. */                          \
 static void fastdl_bn_fused_bwd_cm_##SUFFIX(const T *dy, ptrdiff_t sdo, const T *x,           \
@@ -548,8 +521,13 @@ static void fastdl_bn_fused_bwd_cm_##SUFFIX(const T *dy, ptrdiff_t sdo, const T 
         double gamma, double invstd, int stream, double *sum_dy_out, double *sum_dyxc_out)    \
 {                                                                                             \
     const double mean64 = (double)mean, count = (double)(outer * inner);                     \
-    double sdy, sdx;                                                                          \
-    fastdl_bn_channel_sums_cm_##SUFFIX(dy, sdo, x, so, outer, inner, mean64, &sdy, &sdx);     \
+    double sdy = 0.0, sdx = 0.0;                                                              \
+    for (ptrdiff_t o = 0; o < outer; o++) {                                                   \
+        double pd = 0.0, px = 0.0;                                                            \
+        fastdl_bn_grad_sums_row_##SUFFIX(dy + o * sdo, x + o * so, inner, mean64, &pd, &px);  \
+        sdy += pd;                                                                            \
+        sdx += px;                                                                            \
+    }                                                                                         \
     *sum_dy_out = sdy;                                                                        \
     *sum_dyxc_out = sdx;                                                                      \
     const double dgamma = sdx * invstd, a = gamma * invstd;                                   \

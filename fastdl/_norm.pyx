@@ -69,16 +69,6 @@ cdef extern from "fastdl_norm.h" nogil:
     int fastdl_bn_fused_fwd_cm_f64(const double *x, Py_ssize_t so, double *y, Py_ssize_t yo,
                                    Py_ssize_t outer, Py_ssize_t inner, double eps, double gamma,
                                    double beta, int stream, double *mean, double *m2)
-    void fastdl_bn_channel_stats_cm_f32(const float *x, Py_ssize_t so, Py_ssize_t outer,
-                                        Py_ssize_t inner, double *mean, double *m2)
-    void fastdl_bn_channel_stats_cm_f64(const double *x, Py_ssize_t so, Py_ssize_t outer,
-                                        Py_ssize_t inner, double *mean, double *m2)
-    void fastdl_bn_channel_sums_cm_f32(const float *dy, Py_ssize_t sdo, const float *x,
-                                       Py_ssize_t so, Py_ssize_t outer, Py_ssize_t inner,
-                                       double mean64, double *sum_dy, double *sum_dyxc)
-    void fastdl_bn_channel_sums_cm_f64(const double *dy, Py_ssize_t sdo, const double *x,
-                                       Py_ssize_t so, Py_ssize_t outer, Py_ssize_t inner,
-                                       double mean64, double *sum_dy, double *sum_dyxc)
     void fastdl_bn_fused_bwd_cm_f32(const float *dy, Py_ssize_t sdo, const float *x,
                                     Py_ssize_t so, float *dx, Py_ssize_t oo, Py_ssize_t outer,
                                     Py_ssize_t inner, float mean, double gamma, double invstd,
@@ -545,70 +535,6 @@ def fused_fits(Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner, Py_ssize
     re-read `arrays` arrays (1: forward, 2: backward)."""
     return (channels >= 2 and inner * itemsize >= FUSED_ROW_BYTES
             and outer * inner * itemsize * arrays <= FUSED_BYTES)
-
-
-def mapped(floating[:, :, :] y):
-    """True when (at least 15/16 of) the pages of y are already backed by memory: the
-    channel-at-a-time kernels then write it; on a fresh allocation's untouched pages, writing
-    in memory order (the two-step kernels) is faster (each page is zeroed by its first store and
-    then written while still in the caches)."""
-    cdef Py_ssize_t d
-    cdef const char *lo = <const char *>&y[0, 0, 0]
-    cdef const char *hi = lo
-    for d in range(3):
-        if y.shape[d] > 1:
-            if y.strides[d] < 0:
-                lo += (y.shape[d] - 1) * y.strides[d]
-            else:
-                hi += (y.shape[d] - 1) * y.strides[d]
-    return fastdl_bn_resident(lo, <size_t>(hi - lo + sizeof(floating))) != 0
-
-
-def stats_channels_cm(const floating[:, :, :] x, int n_threads):
-    """The statistics of train_fused_cm without writing y: per channel, each row's moments
-    merged in row order (float64 mean, sum of squared deviations)."""
-    _check_last(x.shape[2], x.strides[2], sizeof(floating))
-    cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2], c
-    cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
-    cdef int nt = _threads(outer * channels * inner, channels, n_threads)
-    mean_arr = np.empty(channels, dtype=np.float64)
-    m2_arr = np.empty(channels, dtype=np.float64)
-    cdef double[::1] mean = mean_arr, m2 = m2_arr
-    cdef const floating *xp = &x[0, 0, 0]
-    with nogil:
-        for c in prange(channels, num_threads=nt, schedule="static"):
-            if floating is float:
-                fastdl_bn_channel_stats_cm_f32(xp + c * sc, so, outer, inner, &mean[c], &m2[c])
-            else:
-                fastdl_bn_channel_stats_cm_f64(xp + c * sc, so, outer, inner, &mean[c], &m2[c])
-    return mean_arr, m2_arr
-
-
-def grad_sums_channels_cm(const floating[:, :, :] dy, const floating[:, :, :] x,
-                          const floating[::1] mean, int n_threads):
-    """The sums of backward_fused_cm without writing dx: per channel, each row's (sum dy,
-    sum dy * (x - mean)) added in row order, float64."""
-    _check_last(dy.shape[2], dy.strides[2], sizeof(floating))
-    _check_last(x.shape[2], x.strides[2], sizeof(floating))
-    cdef Py_ssize_t outer = x.shape[0], channels = x.shape[1], inner = x.shape[2], c
-    cdef Py_ssize_t so = x.strides[0] // sizeof(floating), sc = x.strides[1] // sizeof(floating)
-    cdef Py_ssize_t do = dy.strides[0] // sizeof(floating)
-    cdef Py_ssize_t dc = dy.strides[1] // sizeof(floating)
-    cdef int nt = _threads(outer * channels * inner, channels, n_threads)
-    sum_dy_arr = np.empty(channels, dtype=np.float64)
-    sum_dyxc_arr = np.empty(channels, dtype=np.float64)
-    cdef double[::1] sum_dy = sum_dy_arr, sum_dyxc = sum_dyxc_arr
-    cdef const floating *xp = &x[0, 0, 0]
-    cdef const floating *dp = &dy[0, 0, 0]
-    with nogil:
-        for c in prange(channels, num_threads=nt, schedule="static"):
-            if floating is float:
-                fastdl_bn_channel_sums_cm_f32(dp + c * dc, do, xp + c * sc, so, outer, inner,
-                                              <double>mean[c], &sum_dy[c], &sum_dyxc[c])
-            else:
-                fastdl_bn_channel_sums_cm_f64(dp + c * dc, do, xp + c * sc, so, outer, inner,
-                                              mean[c], &sum_dy[c], &sum_dyxc[c])
-    return sum_dy_arr, sum_dyxc_arr
 
 
 def train_fused_cm(const floating[:, :, :] x, floating[:, :, :] y, const double[::1] gamma,

@@ -15,11 +15,8 @@ dense ``(N, C)``); the last axis of the view must be contiguous, otherwise x is 
 * Channel in the middle with a channel small enough for L2 (``_norm.fused_fits``: up to 1 MB
   per array, rows of at least 1 KB; e.g. 32x64x56x56), both passes run one channel at a time,
   so the second pass re-reads the channel from L2 and x (x and dy) is read from memory once.
-  The statistics are then each row's moments merged in row order; they depend on the shape
-  only (never on the thread count). When the output's pages are not mapped yet (a fresh
-  allocation: each page is zeroed by its first store), the same statistics / sums are
-  computed alone and the output is written in memory order by the two-step kernel, which is
-  faster there; both ways give the same bits (the parameters are computed identically).
+  The statistics are then each row's moments merged in row order. The choice depends on the
+  shape (and on whether ``out`` overlaps x), never on the thread count.
 
 Inputs whose float64 statistics overflow or are not finite (|x| near the float64 maximum,
 inf or NaN in x) are handed to the reference, which scales each channel by a power of two.
@@ -146,17 +143,14 @@ def batch_norm(x, gamma, beta, *, running_mean=None, running_var=None, training=
     # One channel at a time when a channel fits in L2 and out can be written directly without
     # touching x (the statistics of a later channel may still send everything to the
     # reference, which must read the original x).
-    # When out's pages are not mapped yet (a fresh allocation), the same statistics are
-    # computed alone and out is written in memory order by the two-step kernel: same bits.
-    fused = len(shape) == 3 and _kernels.fused_fits(*shape, x.itemsize, 1)
-    yv = (_view(out, shape) if fused and not np.may_share_memory(out, x) else None)
-    if yv is not None and _kernels.mapped(yv):
+    yv = (_view(out, shape) if len(shape) == 3 and _kernels.fused_fits(*shape, x.itemsize, 1)
+          and not np.may_share_memory(out, x) else None)
+    if yv is not None:
         mean, m2, finite = _kernels.train_fused_cm(xv, yv, gamma64,
                                                    np.ascontiguousarray(beta, dtype=x.dtype),
                                                    eps, n)
     else:
-        yv = None
-        mean, m2 = (_kernels.stats_channels_cm if fused else _kernel("stats", shape))(xv, n)
+        mean, m2 = _kernel("stats", shape)(xv, n)
         finite = bool(np.all(np.isfinite(mean)) and np.all(np.isfinite(m2)))
     if not finite:
         # Overflowing float64 moments or non-finite x: the reference's scaled statistics.
@@ -195,17 +189,14 @@ def batch_norm_backward(dy, x, gamma, mean, invstd, *, axis=1, n_threads=None):
     shape = _view_shape(x.shape, axis)
     xv, dyv = _input_view(x, shape), _input_view(dy, shape)
     invstd64 = invstd.astype(np.float64)
-    fused = len(shape) == 3 and _kernels.fused_fits(*shape, x.itemsize, 2)
-    if fused and _kernels.mapped(dx.reshape(shape)):
+    if len(shape) == 3 and _kernels.fused_fits(*shape, x.itemsize, 2):
         # One channel at a time: the sums, then dx while the channel is in L2.
         sum_dy, sum_dyxc = _kernels.backward_fused_cm(
             dyv, xv, dx.reshape(shape), np.ascontiguousarray(mean),
             np.ascontiguousarray(gamma, dtype=np.float64), invstd64, n)
         return dx, (sum_dyxc * invstd64).astype(x.dtype), sum_dy.astype(x.dtype)
-    if fused:     # dx fresh: the same sums, then dx in memory order (same bits)
-        sum_dy, sum_dyxc = _kernels.grad_sums_channels_cm(dyv, xv, np.ascontiguousarray(mean), n)
-    else:
-        sum_dy, sum_dyxc = _kernel("grad_sums", shape)(dyv, xv, mean.astype(np.float64), n)
+    mean64 = mean.astype(np.float64)
+    sum_dy, sum_dyxc = _kernel("grad_sums", shape)(dyv, xv, mean64, n)
     dbeta = sum_dy
     dgamma = sum_dyxc * invstd64
     # dx = gamma*invstd/m * (m*dy - dbeta - x_hat*dgamma) = a*dy + b*(x - mean) + k
