@@ -12,11 +12,6 @@ dense ``(N, C)``); the last axis of the view must be contiguous, otherwise x is 
 * Inference forward: the fused pass only, with the running statistics.
 * Backward: one pass over (x, dy) for ``dbeta = sum dy`` and ``sum dy * (x - mean)``, one pass
   writing ``dx = a*dy + b*(x - mean) + k``; no temporary of x's size.
-* Channel in the middle with a channel small enough for L2 (``_norm.fused_fits``: up to 1 MB
-  per array, rows of at least 1 KB; e.g. 32x64x56x56), both passes run one channel at a time,
-  so the second pass re-reads the channel from L2 and x (x and dy) is read from memory once.
-  The statistics are then each row's moments merged in row order. The choice depends on the
-  shape (and on whether ``out`` overlaps x), never on the thread count.
 
 Inputs whose float64 statistics overflow or are not finite (|x| near the float64 maximum,
 inf or NaN in x) are handed to the reference, which scales each channel by a power of two.
@@ -139,20 +134,8 @@ def batch_norm(x, gamma, beta, *, running_mean=None, running_var=None, training=
     if x.size == 0:                                  # C == 0: nothing to compute
         return out, np.empty(0, x.dtype), np.empty(0, x.dtype)
     shape = _view_shape(x.shape, axis)
-    xv = _input_view(x, shape)
-    # One channel at a time when a channel fits in L2 and out can be written directly without
-    # touching x (the statistics of a later channel may still send everything to the
-    # reference, which must read the original x).
-    yv = (_view(out, shape) if len(shape) == 3 and _kernels.fused_fits(*shape, x.itemsize, 1)
-          and not np.may_share_memory(out, x) else None)
-    if yv is not None:
-        mean, m2, finite = _kernels.train_fused_cm(xv, yv, gamma64,
-                                                   np.ascontiguousarray(beta, dtype=x.dtype),
-                                                   eps, n)
-    else:
-        mean, m2 = _kernel("stats", shape)(xv, n)
-        finite = bool(np.all(np.isfinite(mean)) and np.all(np.isfinite(m2)))
-    if not finite:
+    mean, m2 = _kernel("stats", shape)(_input_view(x, shape), n)
+    if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(m2))):
         # Overflowing float64 moments or non-finite x: the reference's scaled statistics.
         return _ref._training_forward(x, gamma, beta, running_mean, running_var, momentum,
                                       eps, axis, out)
@@ -161,8 +144,7 @@ def batch_norm(x, gamma, beta, *, running_mean=None, running_var=None, training=
         _ref._update_running(running_mean, mean, momentum)
     if running_var is not None:
         _ref._update_running(running_var, m2 / (m - 1), momentum)
-    if yv is None:
-        _normalize(x, out, mean, gamma64 * invstd, beta, axis, n)
+    _normalize(x, out, mean, gamma64 * invstd, beta, axis, n)
     return out, mean.astype(x.dtype), invstd.astype(x.dtype)
 
 
@@ -188,15 +170,9 @@ def batch_norm_backward(dy, x, gamma, mean, invstd, *, axis=1, n_threads=None):
     m = outer * inner
     shape = _view_shape(x.shape, axis)
     xv, dyv = _input_view(x, shape), _input_view(dy, shape)
-    invstd64 = invstd.astype(np.float64)
-    if len(shape) == 3 and _kernels.fused_fits(*shape, x.itemsize, 2):
-        # One channel at a time: the sums, then dx while the channel is in L2.
-        sum_dy, sum_dyxc = _kernels.backward_fused_cm(
-            dyv, xv, dx.reshape(shape), np.ascontiguousarray(mean),
-            np.ascontiguousarray(gamma, dtype=np.float64), invstd64, n)
-        return dx, (sum_dyxc * invstd64).astype(x.dtype), sum_dy.astype(x.dtype)
     mean64 = mean.astype(np.float64)
     sum_dy, sum_dyxc = _kernel("grad_sums", shape)(dyv, xv, mean64, n)
+    invstd64 = invstd.astype(np.float64)
     dbeta = sum_dy
     dgamma = sum_dyxc * invstd64
     # dx = gamma*invstd/m * (m*dy - dbeta - x_hat*dgamma) = a*dy + b*(x - mean) + k
