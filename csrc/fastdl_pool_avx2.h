@@ -156,7 +156,10 @@ FASTDL_AVX2 static void fastdl_pool_2x2_row_avx2(const float *x0, const float *x
 {
     int64_t o = 0;
     const __m256 s = _mm256_set1_ps(scale);
-    for (; o + 8 <= OW; o += 8) {
+    /* the last block of 8 overlaps the one before instead of a scalar tail (rows of 14
+     * outputs, LeNet's, spent most of their time there); recomputed outputs are the same */
+    for (int64_t q = 0; OW >= 8 && q < OW; q += 8) {
+        o = q + 8 <= OW ? q : OW - 8;
         const __m256 a0 = _mm256_loadu_ps(x0 + 2 * o), a1 = _mm256_loadu_ps(x0 + 2 * o + 8);
         const __m256 b0 = _mm256_loadu_ps(x1 + 2 * o), b1 = _mm256_loadu_ps(x1 + 2 * o + 8);
         __m256 v0, v1, m;
@@ -172,6 +175,7 @@ FASTDL_AVX2 static void fastdl_pool_2x2_row_avx2(const float *x0, const float *x
         }
         _mm256_storeu_ps(y + o, fastdl_fix8(m));
     }
+    o = OW >= 8 ? OW : 0;
     for (; o < OW; o++) {
         const float a = x0[2 * o], b = x0[2 * o + 1], c = x1[2 * o], d = x1[2 * o + 1];
         y[o] = is_max ? fastdl_nmax1(fastdl_nmax1(a, c), fastdl_nmax1(b, d))
@@ -191,7 +195,9 @@ FASTDL_AVX2 static void fastdl_pool_max2x2_idx_row_avx2(const float *x0, const f
                   kW1 = _mm256_set1_epi32((int)(W + 1));
     const __m256i lanes = _mm256_setr_epi64x(0, 2, 4, 6);
     if (W < INT32_MAX) {
-        for (; o + 8 <= OW; o += 8) {
+        /* the last block of 8 overlaps the one before (no scalar tail), as above */
+        for (int64_t q = 0; OW >= 8 && q < OW; q += 8) {
+            o = q + 8 <= OW ? q : OW - 8;
             const __m256 a0 = _mm256_loadu_ps(x0 + 2 * o), a1 = _mm256_loadu_ps(x0 + 2 * o + 8);
             const __m256 b0 = _mm256_loadu_ps(x1 + 2 * o), b1 = _mm256_loadu_ps(x1 + 2 * o + 8);
             const __m256 e0 = _mm256_shuffle_ps(a0, a1, 0x88);
@@ -220,6 +226,7 @@ FASTDL_AVX2 static void fastdl_pool_max2x2_idx_row_avx2(const float *x0, const f
             _mm256_storeu_si256((__m256i *)(idx + o), lo);
             _mm256_storeu_si256((__m256i *)(idx + o + 4), hi);
         }
+        o = OW >= 8 ? OW : 0;
     }
     for (; o < OW; o++) {
         const float c4[4] = {x0[2 * o], x0[2 * o + 1], x1[2 * o], x1[2 * o + 1]};

@@ -464,3 +464,20 @@ def test_nhwc_2x2_into_garbage_out(channels, simd):
             y = op(x, 2, layout="NHWC", out=out, n_threads=n_threads)
             assert y is out
             np.testing.assert_allclose(out, want, **tol(np.float32))
+
+
+def test_nchw_2x2_rows_of_every_width_around_the_vector_blocks():
+    """NCHW 2×2 stride-2 rows of 1 to 19 outputs: the last block of 8 overlaps the one
+    before (no scalar tail) — values, first-maximum indices (ties) and NaNs as the
+    reference's, max and average."""
+    rng = np.random.default_rng(21)
+    for width in range(2, 40, 2):
+        x = rng.integers(0, 3, (2, 3, 4, width)).astype(np.float32)   # many ties
+        x[0, 1, 2, width // 2] = np.nan
+        y, idx = fastdl.max_pool2d(x, 2, return_indices=True)
+        y_ref, idx_ref = ref.max_pool2d(x, 2, return_indices=True)
+        np.testing.assert_array_equal(y, y_ref)
+        np.testing.assert_array_equal(idx, idx_ref)
+        np.testing.assert_array_equal(fastdl.max_pool2d(x, 2), y_ref)
+        np.testing.assert_allclose(fastdl.avg_pool2d(x, 2), ref.avg_pool2d(x, 2),
+                                   **tol(np.float32))
