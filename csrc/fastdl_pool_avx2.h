@@ -271,7 +271,8 @@ FASTDL_AVX2 static int fastdl_pool_maxbwd2x2_row_avx2(const int64_t *ir, const f
                   kW = _mm256_set1_epi64x(W), kW1 = _mm256_set1_epi64x(W + 1);
     const __m256i lanes = _mm256_setr_epi64x(0, 2, 4, 6), eight = _mm256_set1_epi64x(8);
     __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    for (; o + 8 <= OW; o += 8) {
+    for (int64_t q = 0; OW >= 8 && q < OW; q += 8) {   /* last block overlaps: no tail */
+        o = q + 8 <= OW ? q : OW - 8;
         const __m256i start = _mm256_add_epi64(_mm256_set1_epi64x(base + 2 * o), lanes);
         const __m256i rl = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i *)(ir + o)), start);
         const __m256i rh = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i *)(ir + o + 4)),
@@ -288,6 +289,7 @@ FASTDL_AVX2 static int fastdl_pool_maxbwd2x2_row_avx2(const int64_t *ir, const f
         fastdl_store_interleaved(r1 + 2 * o, _mm256_and_ps(m2, v), _mm256_and_ps(m3, v));
     }
     int bad = _mm256_movemask_ps(ok) != 0xFF;
+    o = OW >= 8 ? OW : 0;
     for (; o < OW; o++) {
         const int64_t i = ir[o] - base - 2 * o;
         const float v = d[o];
@@ -304,11 +306,12 @@ FASTDL_AVX2 static int fastdl_pool_maxbwd2x2_row_avx2(const int64_t *ir, const f
 FASTDL_AVX2 static void fastdl_pool_dup2_avx2(const float *t, float *dx, int64_t OW)
 {
     int64_t o = 0;
-    for (; o + 8 <= OW; o += 8) {
+    for (int64_t q = 0; OW >= 8 && q < OW; q += 8) {   /* last block overlaps: no tail */
+        o = q + 8 <= OW ? q : OW - 8;
         const __m256 v = _mm256_loadu_ps(t + o);
         fastdl_store_interleaved(dx + 2 * o, v, v);
     }
-    for (; o < OW; o++) dx[2 * o] = dx[2 * o + 1] = t[o];
+    for (o = OW >= 8 ? OW : 0; o < OW; o++) dx[2 * o] = dx[2 * o + 1] = t[o];
 }
 
 /* out[c] (first: =, else +=) dy[c] where ir[c] == pos, else 0; returns the matches. */
