@@ -41,6 +41,8 @@ def build_parser():
     bench.add_argument("--repeats", type=_positive_int, default=5,
                        help="alternated (fastdl, peer) pairs per case; the median is shown")
     bench.add_argument("--only", default=None, help="run the cases whose id contains this text")
+    bench.add_argument("--json", metavar="PATH", default=None,
+                       help="also write the results (and the measured limits) as JSON")
     return parser
 
 

@@ -3,9 +3,11 @@
 Each case times fastdl (native backend), the NumPy reference and every installed peer
 (PyTorch CPU, OpenCV) on the BENCH.md shape, runs of the sides alternated in one process, and
 shows the median of ``--repeats`` runs, the speed ratio peer/fastdl (> 1: fastdl faster) and
-fastdl's achieved GB/s or GFLOP/s next to the machine limit (BENCH.md: ~26–28 GB/s triad,
-~193 GFLOP/s fp32 FMA peak at 2 threads). Bytes count each array read or written once
-(no write-allocate). ``pytest bench`` holds the full per-family suites; this is the summary.
+fastdl's achieved GB/s or GFLOP/s as a share of this machine's limits, measured at the start
+(NumPy's sgemm rate and a one-pass streaming bandwidth; BENCH.md quotes ~26–28 GB/s and
+~193 GFLOP/s for its 2-thread Zen 3). Bytes count each array read or written once (no
+write-allocate). ``--json PATH`` also writes the results. ``pytest bench`` holds the full
+per-family suites; this is the summary.
 """
 import statistics
 import time
@@ -16,6 +18,33 @@ import fastdl
 import fastdl.reference as ref
 
 LIMITS = {"GB/s": 27.0, "GFLOP/s": 193.0}   # 2-thread machine limits from BENCH.md
+
+
+def measure_limits(threads, quick):
+    """This machine's limits, measured now: the sgemm rate of NumPy's BLAS (square float32
+    matmul) and the memory bandwidth of a one-pass stream a[i] = b[i] + c[i] (STREAM "add":
+    two arrays read, one written, each counted once — the BENCH.md convention) over arrays
+    far larger than the caches, split across ``threads`` Python threads (NumPy releases the
+    GIL)."""
+    import concurrent.futures
+    n = 1024 if quick else 2048
+    a = np.ones((n, n), np.float32)
+    a @ a
+    flops = max(2 * n ** 3 / _time(lambda: a @ a) for _ in range(3))
+    m = (1 << 22) if quick else (1 << 24)        # float64 elements per array
+    b, c, out = np.ones(m), np.ones(m), np.empty(m)
+    parts = np.array_split(np.arange(m), threads)
+    bounds = [(int(p[0]), int(p[-1]) + 1) for p in parts if len(p)]
+
+    def stream_add(lo, hi):
+        np.add(b[lo:hi], c[lo:hi], out=out[lo:hi])
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=threads) as pool:
+        def run():
+            list(pool.map(lambda bd: stream_add(*bd), bounds))
+        run()
+        bandwidth = max(3 * 8 * m / _time(run) for _ in range(3))
+    return {"GFLOP/s": flops / 1e9, "GB/s": bandwidth / 1e9}
 
 
 def _torch(threads):
@@ -248,11 +277,15 @@ def run_bench(args):
     fastdl.set_num_threads(args.threads)
     cases = [c for c in build_cases(args.quick, args.threads)
              if args.only is None or args.only in c[0]]
+    limits = measure_limits(args.threads, args.quick)
     print(f"fastdl {fastdl.__version__} bench: {args.threads} thread(s) on every side, median "
           f"of {args.repeats} alternated runs (reference: at most 3); ratio = side / fastdl")
-    header = f"{'case':22s} {'shape':32s} {'fastdl ms':>10s}  {'rate (BENCH.md limit)':>22s}  peers"
+    print(f"machine limits measured now: sgemm {limits['GFLOP/s']:.0f} GFLOP/s, stream add "
+          f"{limits['GB/s']:.1f} GB/s (BENCH.md: {LIMITS['GFLOP/s']:.0f}, {LIMITS['GB/s']:.0f})")
+    header = f"{'case':22s} {'shape':32s} {'fastdl ms':>10s}  {'rate (% of limit)':>22s}  peers"
     print(header)
     print("-" * len(header))
+    rows = []
     for case_id, shape, sides, (unit, amount) in cases:
         for fn in sides.values():            # warm-up: allocations, lazy imports, caches
             fn()
@@ -264,8 +297,22 @@ def run_bench(args):
                 samples[name].append(_time(fn))
         med = {name: statistics.median(t) for name, t in samples.items()}
         mine = med["fastdl"]
-        rate = f"{amount / mine / 1e9:7.1f} {unit} ({LIMITS[unit]:.0f})" if unit else ""
+        rate = amount / mine / 1e9 if unit else None
+        rate_text = f"{rate:7.1f} {unit} ({100 * rate / limits[unit]:3.0f}%)" if unit else ""
         peers = "  ".join(f"{name} {t * 1e3:.2f} ms = {t / mine:.2f}x"
                           for name, t in med.items() if name != "fastdl")
-        print(f"{case_id:22s} {shape:32s} {mine * 1e3:10.2f}  {rate:>18s}  {peers}", flush=True)
+        print(f"{case_id:22s} {shape:32s} {mine * 1e3:10.2f}  {rate_text:>18s}  {peers}",
+              flush=True)
+        rows.append({"case": case_id, "shape": shape, "fastdl_ms": mine * 1e3,
+                     "rate": rate, "unit": unit or None,
+                     "fraction_of_limit": rate / limits[unit] if unit else None,
+                     "peers": {name: {"ms": t * 1e3, "ratio": t / mine}
+                               for name, t in med.items() if name != "fastdl"}})
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump({"fastdl": fastdl.__version__, "threads": args.threads,
+                       "repeats": args.repeats, "quick": bool(args.quick),
+                       "limits": limits, "cases": rows}, f, indent=1)
+        print(f"wrote {args.json}")
     return 0

@@ -338,6 +338,23 @@ def test_demo_quick_runs(capsys, tmp_path):
         assert plot.exists() and (tmp_path / "curves_detections.png").exists()
 
 
+def test_bench_quick_json(capsys, tmp_path):
+    """`python -m fastdl bench --quick --only ... --json PATH`: the table, the limits measured
+    at the start, and the same results as JSON."""
+    import json
+    from fastdl.__main__ import main
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--only", "aug flip", "--repeats", "1",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "machine limits measured now" in text and "aug flip" in text
+    data = json.loads(out.read_text())
+    assert data["limits"]["GFLOP/s"] > 0 and data["limits"]["GB/s"] > 0
+    (case,) = data["cases"]
+    assert case["case"] == "aug flip" and case["fastdl_ms"] > 0
+    assert "reference" in case["peers"] and case["peers"]["reference"]["ratio"] > 0
+
+
 def test_detection_recovers_the_synthetic_boxes():
     from fastdl._demo import run_detection, synthetic_scenes
     _, truth, pred = synthetic_scenes(6, seed=0, noise=0.3, box_noise=0.05)
