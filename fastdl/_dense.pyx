@@ -25,23 +25,7 @@ cdef extern from "fastdl_activations.h" nogil:
                          Py_ssize_t ld_y, double *dz, Py_ssize_t ld_dz, double *acc,
                          Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols, double alpha)
 
-cdef extern from "fastdl_math.h" nogil:
-    int fdl_math_select(int level)
-
-# Vector level of the float32 exp / tanh / sigmoid loops: "generic" (the portable loops,
-# auto-vectorised clones without FMA), "avx2" (AVX2+FMA kernels) or "avx512" (AVX-512F
-# kernels), the best the CPU has chosen at import.
-ISA_NAMES = ("generic", "avx2", "avx512")
-ISA = ISA_NAMES[fdl_math_select(2)]
-
-
-def select_isa(str isa):
-    """Use the float32 math kernels of level ``isa`` ("generic", "avx2", "avx512") or the
-    best the CPU has below it; returns the name of the level in use. Tests and benchmarks;
-    not thread-safe."""
-    global ISA
-    ISA = ISA_NAMES[fdl_math_select(ISA_NAMES.index(isa))]
-    return ISA
+include "_math_isa.pxi"
 
 
 KINDS = {None: FDL_ACT_NONE, "relu": FDL_ACT_RELU, "sigmoid": FDL_ACT_SIGMOID,

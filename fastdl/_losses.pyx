@@ -39,23 +39,7 @@ cdef extern from "fastdl_losses.h" nogil:
     double fdl_l2_f32(const float *w, float *g, double c, Py_ssize_t i0, Py_ssize_t i1)
     double fdl_l2_f64(const double *w, double *g, double c, Py_ssize_t i0, Py_ssize_t i1)
 
-cdef extern from "fastdl_math.h" nogil:
-    int fdl_math_select(int level)
-
-# Vector level of the float32 exp / tanh / sigmoid loops: "generic" (the portable loops,
-# auto-vectorised clones without FMA), "avx2" (AVX2+FMA kernels) or "avx512" (AVX-512F
-# kernels), the best the CPU has chosen at import.
-ISA_NAMES = ("generic", "avx2", "avx512")
-ISA = ISA_NAMES[fdl_math_select(2)]
-
-
-def select_isa(str isa):
-    """Use the float32 math kernels of level ``isa`` ("generic", "avx2", "avx512") or the
-    best the CPU has below it; returns the name of the level in use. Tests and benchmarks;
-    not thread-safe."""
-    global ISA
-    ISA = ISA_NAMES[fdl_math_select(ISA_NAMES.index(isa))]
-    return ISA
+include "_math_isa.pxi"
 
 
 cdef enum:
