@@ -6,9 +6,48 @@ the API at a glance and ``python -m fastdl info`` for the build.
 """
 import os as _os
 
-from ._version import __version__
-from ._config import backend, get_backend, get_num_threads, set_backend, set_num_threads
-from ._dispatch import load_extension as _load_extension
+
+def _hand_over_to_installed_build():
+    """``python -m fastdl`` run from a source checkout imports the checkout (the working
+    directory comes first on ``sys.path``), whose extensions exist only if someone built them
+    in place. When they do not, but an installed, compiled fastdl is importable from elsewhere
+    on ``sys.path``, the import is handed over to that one — so the README's
+    ``pip install ".[demo]" && python -m fastdl demo`` runs the kernels, not the reference.
+    Returns True when it did (the rest of this file then runs against the installed package,
+    whose module replaces this one in ``sys.modules``)."""
+    import glob
+    import importlib
+    import sys
+
+    def compiled(package_dir):
+        return any(glob.glob(_os.path.join(package_dir, "_threads" + ext))
+                   for ext in (".*.so", ".*.pyd", ".so", ".pyd"))
+
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    if compiled(here):
+        return False
+    root = _os.path.dirname(here)
+    others = [e for e in sys.path if _os.path.abspath(e or _os.getcwd()) != root]
+    if not any(compiled(_os.path.join(e or _os.getcwd(), "fastdl")) for e in others):
+        return False
+    source, saved = sys.modules.pop(__name__), sys.path[:]
+    sys.path[:] = others
+    try:
+        importlib.import_module(__name__)
+    except Exception:                     # keep the checkout (it warns and runs the reference)
+        sys.modules[__name__] = source
+        return False
+    finally:
+        sys.path[:] = saved
+    return True
+
+
+_hand_over_to_installed_build()
+
+from ._version import __version__  # noqa: E402
+from ._config import (backend, get_backend, get_num_threads, set_backend,  # noqa: E402
+                      set_num_threads)
+from ._dispatch import load_extension as _load_extension  # noqa: E402
 
 # OpenMP's default spin-waiting keeps idle worker threads busy after every parallel region;
 # next to another thread pool (NumPy's OpenBLAS inside `linear`, PyTorch) or on a shared

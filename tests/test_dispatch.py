@@ -182,6 +182,28 @@ def test_compiled_core_is_loaded():
         "and run plain `pytest` (or build in place: python setup.py build_ext --inplace)")
 
 
+def test_source_checkout_hands_over_to_the_installed_build(tmp_path):
+    """`python -m fastdl ...` from a checkout whose extensions were never built in place
+    (the working directory comes first on sys.path) uses the compiled fastdl importable from
+    elsewhere — here the one under test — instead of warning and running the reference."""
+    import os
+    import shutil
+    if _dispatch.load_extension("fastdl._threads") is None:
+        pytest.skip("no compiled build to hand over to")
+    installed = os.path.dirname(os.path.dirname(os.path.abspath(fastdl.__file__)))
+    checkout = tmp_path / "checkout"
+    shutil.copytree(os.path.dirname(fastdl.__file__), checkout / "fastdl",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__", "*.c"))
+    env = dict(os.environ, PYTHONPATH=installed)
+    code = ("import fastdl, fastdl.conv as c; "
+            "print(fastdl.__file__); print(c.conv2d.op.has_kernel)")
+    res = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code],
+                         cwd=checkout, capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    where, kernel = res.stdout.split()
+    assert os.path.dirname(os.path.dirname(where)) == installed and kernel == "True"
+
+
 def test_openmp_wait_policy_defaults_to_passive_unless_set():
     import os
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
