@@ -1,12 +1,12 @@
 """Dense layer: ``linear`` (affine + fused activation) and ``linear_backward``.
 
-Native path: the GEMMs run on the convolution's direct kernels from 2^17 to 2^25
-multiply-adds (:mod:`fastdl._gemm`: fastdl's own threads, bit-identical for any thread count, no BLAS
-thread pool) and on NumPy's BLAS above (``x @ w.T`` written straight into ``out``; no OpenMP
-region runs around them); :mod:`fastdl._dense` adds the bias and the activation in
-ONE pass over the output, and in the backward computes ``dz = dy * act'(y)`` together with
-the deterministic chunked column sums ``db`` in ONE pass before the two GEMMs
-``dx = dz @ w`` and ``dw = dz.T @ x``. Validation is the reference's
+Native path: the GEMMs run on the convolution's direct kernels from 2^17 to 2^22
+multiply-adds (:mod:`fastdl._gemm`: on the calling thread, no BLAS thread pool, which
+misbehaves on a busy machine) and on NumPy's BLAS outside that range (``x @ w.T`` written
+straight into ``out``; no OpenMP region runs around them); :mod:`fastdl._dense` adds the bias
+and the activation in ONE pass over the output, and in the backward computes
+``dz = dy * act'(y)`` together with the deterministic chunked column sums ``db`` in ONE pass
+before the two GEMMs ``dx = dz @ w`` and ``dw = dz.T @ x``. Validation is the reference's
 (:mod:`fastdl.reference.dense`).
 """
 import numpy as np
