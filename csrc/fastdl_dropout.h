@@ -426,35 +426,6 @@ FASTDL_T_AVX2 static void fastdl_dropout_backward_stream_f64(const double *dy,
 FASTDL_DEFINE_DROPOUT_BACKWARD(float, f32)
 FASTDL_DEFINE_DROPOUT_BACKWARD(double, f64)
 
-/* 1 when at least 15/16 of the pages of [p, p + bytes) are backed by memory (or the question
- * cannot be asked). Streaming stores only pay on such pages: on a fresh allocation's untouched
- * pages the first store faults and the kernel zeroes the page into the caches, and streaming
- * over those cached zeroes is slower than storing normally (the same helper as
- * fastdl_bn_resident in fastdl_norm.h). */
-#if defined(__linux__)
-#include <stdlib.h>
-#include <unistd.h>
-#include <sys/mman.h>
-static int fastdl_dropout_resident(const void *p, size_t bytes)
-{
-    const long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0 || bytes == 0) return 1;
-    const uintptr_t start = (uintptr_t)p & ~(uintptr_t)(page - 1);
-    const size_t len = (size_t)((uintptr_t)p + bytes - start);
-    const size_t pages = (len + (size_t)page - 1) / (size_t)page;
-    unsigned char *vec = (unsigned char *)malloc(pages);
-    if (vec == NULL) return 1;
-    int verdict = 1;
-    if (mincore((void *)start, len, vec) == 0) {
-        size_t in = 0;
-        for (size_t i = 0; i < pages; i++) in += vec[i] & 1;
-        verdict = in * 16 >= pages * 15;
-    }
-    free(vec);
-    return verdict;
-}
-#else
-static int fastdl_dropout_resident(const void *p, size_t bytes) { (void)p; (void)bytes; return 1; }
-#endif
+#include "fastdl_resident.h"
 
 #endif /* FASTDL_DROPOUT_H */

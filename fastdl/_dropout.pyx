@@ -17,7 +17,7 @@ cnp.import_array()
 
 cdef extern from "fastdl_dropout.h" nogil:
     int fastdl_dropout_isa()
-    int fastdl_dropout_resident(const void *p, size_t n_bytes)
+    int fastdl_pages_resident(const void *p, size_t n_bytes)
     void fastdl_dropout_f32(int isa, const float *x, Py_ssize_t sx, float *y, Py_ssize_t sy,
                             uint8_t *mask, uint64_t counter, Py_ssize_t n, uint64_t key,
                             uint64_t threshold, float scale, int stream)
@@ -83,7 +83,7 @@ cdef bint _mapped(const void *p, Py_ssize_t n_bytes):
     """Streaming stores pay only on pages already backed by memory: on a fresh allocation's
     untouched pages (zeroed by the first store) normal stores are faster. A stream threshold
     of 0 streams always (tests)."""
-    return fastdl_dropout_resident(p, <size_t>n_bytes) != 0
+    return fastdl_pages_resident(p, <size_t>n_bytes) != 0
 
 
 cdef inline int _threads(Py_ssize_t work, Py_ssize_t n_chunks, int n_threads) noexcept nogil:

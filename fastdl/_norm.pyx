@@ -62,7 +62,7 @@ cdef extern from "fastdl_norm.h" nogil:
                              Py_ssize_t channels, const double *m, const double *a,
                              const double *b, const double *k)
     int fastdl_bn_isa()
-    int fastdl_bn_resident(const void *p, size_t n_bytes)
+    int fastdl_pages_resident(const void *p, size_t n_bytes)
     void fastdl_bn_affine_row_stream_f32(const float *x, float *y, Py_ssize_t n, float m,
                                          float ml, float a, float b)
     void fastdl_bn_affine_row_stream_f64(const double *x, double *y, Py_ssize_t n, double m,
@@ -141,7 +141,7 @@ cdef bint _stream(const char *first, Py_ssize_t ndim, Py_ssize_t *shape, Py_ssiz
                 hi += (shape[d] - 1) * strides[d]
     if _isa == 0 or n_values * itemsize < _stream_bytes:
         return False
-    return _stream_bytes == 0 or fastdl_bn_resident(lo, <size_t>(hi - lo + itemsize)) != 0
+    return _stream_bytes == 0 or fastdl_pages_resident(lo, <size_t>(hi - lo + itemsize)) != 0
 
 
 cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
