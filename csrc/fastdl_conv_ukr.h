@@ -9,6 +9,10 @@
  * versions are plain C loops (auto-vectorised for the baseline ISA). Each C element is the
  * sum over k in increasing order (one rounding per FMA), added to C at the end: the result
  * does not depend on how the callers split the work across threads.
+ *
+ * Besides this packed kernel, the gather kernels of the direct paths (gather-A / gather-B,
+ * 12-row AVX-512 forms, the 4×4 dot kernel) are defined below; every SIMD kernel is one
+ * template instantiated per ISA × dtype by fastdl_conv_ukr_inst.h.
  */
 #ifndef FASTDL_CONV_UKR_H
 #define FASTDL_CONV_UKR_H
@@ -146,175 +150,6 @@ typedef void (*fastdl_ukrd_f64_t)(int64_t, int64_t, const double *const *, int64
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(FASTDL_NO_AVX2)
 #define FASTDL_CONV_HAVE_AVX2 1
 #include <immintrin.h>
-
-#define FASTDL_UKR_ROW_F32(i)                                                                 \
-    do {                                                                                      \
-        const __m256 ai = _mm256_broadcast_ss(a + (i));                                       \
-        c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                                           \
-        c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                                           \
-    } while (0)
-
-#define FASTDL_UKR_STORE_F32(i)                                                               \
-    do {                                                                                      \
-        float *ci = c + (i) * ldc;                                                            \
-        if (acc) {                                                                            \
-            c##i##0 = _mm256_add_ps(_mm256_loadu_ps(ci), c##i##0);                            \
-            c##i##1 = _mm256_add_ps(_mm256_loadu_ps(ci + 8), c##i##1);                        \
-        }                                                                                     \
-        _mm256_storeu_ps(ci, c##i##0);                                                        \
-        _mm256_storeu_ps(ci + 8, c##i##1);                                                    \
-    } while (0)
-
-__attribute__((target("avx2,fma")))
-static void fastdl_ukr_f32_avx2(int64_t kc, const float *a, const float *b, float *c,
-                                int64_t ldc, int acc)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (int64_t k = 0; k < kc; k++) {
-        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        FASTDL_UKR_ROW_F32(0);
-        FASTDL_UKR_ROW_F32(1);
-        FASTDL_UKR_ROW_F32(2);
-        FASTDL_UKR_ROW_F32(3);
-        FASTDL_UKR_ROW_F32(4);
-        FASTDL_UKR_ROW_F32(5);
-        a += FASTDL_CONV_MR;
-        b += FASTDL_CONV_NR_F32;
-    }
-    FASTDL_UKR_STORE_F32(0);
-    FASTDL_UKR_STORE_F32(1);
-    FASTDL_UKR_STORE_F32(2);
-    FASTDL_UKR_STORE_F32(3);
-    FASTDL_UKR_STORE_F32(4);
-    FASTDL_UKR_STORE_F32(5);
-}
-
-#define FASTDL_UKR_ROW_F64(i)                                                                 \
-    do {                                                                                      \
-        const __m256d ai = _mm256_broadcast_sd(a + (i));                                      \
-        c##i##0 = _mm256_fmadd_pd(ai, b0, c##i##0);                                           \
-        c##i##1 = _mm256_fmadd_pd(ai, b1, c##i##1);                                           \
-    } while (0)
-
-#define FASTDL_UKR_STORE_F64(i)                                                               \
-    do {                                                                                      \
-        double *ci = c + (i) * ldc;                                                           \
-        if (acc) {                                                                            \
-            c##i##0 = _mm256_add_pd(_mm256_loadu_pd(ci), c##i##0);                            \
-            c##i##1 = _mm256_add_pd(_mm256_loadu_pd(ci + 4), c##i##1);                        \
-        }                                                                                     \
-        _mm256_storeu_pd(ci, c##i##0);                                                        \
-        _mm256_storeu_pd(ci + 4, c##i##1);                                                    \
-    } while (0)
-
-__attribute__((target("avx2,fma")))
-static void fastdl_ukr_f64_avx2(int64_t kc, const double *a, const double *b, double *c,
-                                int64_t ldc, int acc)
-{
-    __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
-    __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
-    __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
-    __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
-    __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd();
-    __m256d c50 = _mm256_setzero_pd(), c51 = _mm256_setzero_pd();
-    for (int64_t k = 0; k < kc; k++) {
-        const __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
-        FASTDL_UKR_ROW_F64(0);
-        FASTDL_UKR_ROW_F64(1);
-        FASTDL_UKR_ROW_F64(2);
-        FASTDL_UKR_ROW_F64(3);
-        FASTDL_UKR_ROW_F64(4);
-        FASTDL_UKR_ROW_F64(5);
-        a += FASTDL_CONV_MR;
-        b += FASTDL_CONV_NR_F64;
-    }
-    FASTDL_UKR_STORE_F64(0);
-    FASTDL_UKR_STORE_F64(1);
-    FASTDL_UKR_STORE_F64(2);
-    FASTDL_UKR_STORE_F64(3);
-    FASTDL_UKR_STORE_F64(4);
-    FASTDL_UKR_STORE_F64(5);
-}
-
-/* AVX-512F: the same 6-row kernels on two 512-bit vectors (NR = 32 floats / 16 doubles). */
-#define FASTDL_UKR512(i, SFX, SET1, FMA)                                                     \
-    do {                                                                                      \
-        const SFX ai = SET1(a[i]);                                                            \
-        c##i##0 = FMA(ai, b0, c##i##0);                                                       \
-        c##i##1 = FMA(ai, b1, c##i##1);                                                       \
-    } while (0)
-#define FASTDL_UKR512_STORE(i, W, LOADU, STOREU, ADD)                                         \
-    do {                                                                                      \
-        if (acc) {                                                                            \
-            c##i##0 = ADD(LOADU(c + (i) * ldc), c##i##0);                                     \
-            c##i##1 = ADD(LOADU(c + (i) * ldc + (W)), c##i##1);                               \
-        }                                                                                     \
-        STOREU(c + (i) * ldc, c##i##0);                                                       \
-        STOREU(c + (i) * ldc + (W), c##i##1);                                                 \
-    } while (0)
-
-__attribute__((target("avx512f")))
-static void fastdl_ukr_f32_avx512(int64_t kc, const float *a, const float *b, float *c,
-                                  int64_t ldc, int acc)
-{
-    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
-    __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
-    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
-    __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
-    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
-    __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
-    for (int64_t k = 0; k < kc; k++) {
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        FASTDL_UKR512(0, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
-        FASTDL_UKR512(1, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
-        FASTDL_UKR512(2, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
-        FASTDL_UKR512(3, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
-        FASTDL_UKR512(4, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
-        FASTDL_UKR512(5, __m512, _mm512_set1_ps, _mm512_fmadd_ps);
-        a += FASTDL_CONV_MR;
-        b += 32;
-    }
-    FASTDL_UKR512_STORE(0, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
-    FASTDL_UKR512_STORE(1, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
-    FASTDL_UKR512_STORE(2, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
-    FASTDL_UKR512_STORE(3, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
-    FASTDL_UKR512_STORE(4, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
-    FASTDL_UKR512_STORE(5, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps);
-}
-
-__attribute__((target("avx512f")))
-static void fastdl_ukr_f64_avx512(int64_t kc, const double *a, const double *b, double *c,
-                                  int64_t ldc, int acc)
-{
-    __m512d c00 = _mm512_setzero_pd(), c01 = _mm512_setzero_pd();
-    __m512d c10 = _mm512_setzero_pd(), c11 = _mm512_setzero_pd();
-    __m512d c20 = _mm512_setzero_pd(), c21 = _mm512_setzero_pd();
-    __m512d c30 = _mm512_setzero_pd(), c31 = _mm512_setzero_pd();
-    __m512d c40 = _mm512_setzero_pd(), c41 = _mm512_setzero_pd();
-    __m512d c50 = _mm512_setzero_pd(), c51 = _mm512_setzero_pd();
-    for (int64_t k = 0; k < kc; k++) {
-        const __m512d b0 = _mm512_loadu_pd(b), b1 = _mm512_loadu_pd(b + 8);
-        FASTDL_UKR512(0, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
-        FASTDL_UKR512(1, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
-        FASTDL_UKR512(2, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
-        FASTDL_UKR512(3, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
-        FASTDL_UKR512(4, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
-        FASTDL_UKR512(5, __m512d, _mm512_set1_pd, _mm512_fmadd_pd);
-        a += FASTDL_CONV_MR;
-        b += 16;
-    }
-    FASTDL_UKR512_STORE(0, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
-    FASTDL_UKR512_STORE(1, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
-    FASTDL_UKR512_STORE(2, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
-    FASTDL_UKR512_STORE(3, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
-    FASTDL_UKR512_STORE(4, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
-    FASTDL_UKR512_STORE(5, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_add_pd);
-}
 
 /* Direct ("gather") micro-kernels, used where the input is read in place from a padded slab
  * instead of being packed (fastdl_conv_direct.h):
@@ -604,6 +439,34 @@ __attribute__((target("avx512f"))) static inline double fastdl_hsum512_pd(__m512
         FASTDL_GB_STORE_N(A, 10);                                                             \
         FASTDL_GB_STORE_N(B, 11);                                                             \
     }
+/* The packed kernel of the scatter input gradient: A and B both packed panels
+ * (c[i][j] (=|+=) Σ_k a[k·MR + i] · b[k·NR + j]) — gather-B with consecutive B rows. */
+#define FASTDL_DEFINE_PACKED(SFX, TGT)                                                        \
+    TGT static void fastdl_ukr_##SFX(int64_t kc, const T *a, const T *b, T *c, int64_t ldc,   \
+                                     int acc)                                                 \
+    {                                                                                         \
+        const T *bias = NULL;                                                                 \
+        const int relu = 0;                                                                   \
+        FASTDL_ZERO12;                                                                        \
+        for (int64_t k = 0; k < kc; k++) {                                                    \
+            const V b0 = LOADU(b), b1 = LOADU(b + VW);                                        \
+            FASTDL_GB_ROW(0);                                                                 \
+            FASTDL_GB_ROW(1);                                                                 \
+            FASTDL_GB_ROW(2);                                                                 \
+            FASTDL_GB_ROW(3);                                                                 \
+            FASTDL_GB_ROW(4);                                                                 \
+            FASTDL_GB_ROW(5);                                                                 \
+            a += FASTDL_CONV_MR;                                                              \
+            b += 2 * VW;                                                                      \
+        }                                                                                     \
+        FASTDL_GB_STORE(0);                                                                   \
+        FASTDL_GB_STORE(1);                                                                   \
+        FASTDL_GB_STORE(2);                                                                   \
+        FASTDL_GB_STORE(3);                                                                   \
+        FASTDL_GB_STORE(4);                                                                   \
+        FASTDL_GB_STORE(5);                                                                   \
+    }
+
 #define FASTDL_LANES8 _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
 /* The SIMD kernels, one instantiation per ISA and dtype (fastdl_conv_ukr_inst.h). */
 #define T float

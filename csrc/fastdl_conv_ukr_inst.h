@@ -5,6 +5,7 @@
  * attribute) and FASTDL_UKR_WIDE (1: also the 12-row kernels, which need 32 registers);
  * everything is undefined again at the end. No include guard on purpose. */
 #define FASTDL_UKR_INST(M, S, G) M(S, G)
+FASTDL_UKR_INST(FASTDL_DEFINE_PACKED, FASTDL_UKR_SFX, FASTDL_UKR_TGT)
 FASTDL_UKR_INST(FASTDL_DEFINE_GATHER, FASTDL_UKR_SFX, FASTDL_UKR_TGT)
 FASTDL_UKR_INST(FASTDL_DEFINE_DOT, FASTDL_UKR_SFX, FASTDL_UKR_TGT)
 #if FASTDL_UKR_WIDE
