@@ -65,3 +65,37 @@ def pytest_report_header(config):
     test only the reference."""
     from fastdl._dispatch import extension_status
     return [f"fastdl {fastdl.__version__} from {fastdl.__file__}; extensions: {extension_status()}"]
+
+
+# Vector levels of the float32 exp / tanh / sigmoid kernels (see fastdl/_math_isa.pxi).
+ISAS = ["generic", "avx2", "avx512"]
+
+
+def math_modules():
+    """The compiled modules that carry a copy of the float32 math kernels."""
+    return [fastdl.activations._kernels, fastdl.losses._kernels, fastdl.dense._kernels]
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    """Run a test with the float32 exp/tanh/sigmoid kernels of one vector level forced in
+    every module (skipped where the CPU lacks it); the best level is restored afterwards."""
+    mods = math_modules()
+    got = [m.select_isa(request.param) for m in mods]
+    try:
+        if got != [request.param] * len(mods):
+            pytest.skip(f"this CPU has no {request.param} kernels")
+        yield request.param
+    finally:
+        for m in mods:
+            m.select_isa("avx512")
+
+
+@pytest.fixture
+def threads():
+    """Set fastdl's default thread count inside a test (the fixture's value is
+    ``fastdl.set_num_threads``); restored afterwards."""
+    old = fastdl.get_num_threads()
+    yield fastdl.set_num_threads
+    fastdl.set_num_threads(old)
+

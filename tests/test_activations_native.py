@@ -7,42 +7,11 @@ import pytest
 
 import fastdl
 import fastdl.reference as ref
-from conftest import FLOATS
+from conftest import FLOATS, ISAS, math_modules
 
 FORWARD = ["sigmoid", "tanh", "relu", "leaky_relu"]
 ELEMENTWISE_TOL = {np.dtype(np.float32): dict(rtol=1e-5, atol=1e-30),
                    np.dtype(np.float64): dict(rtol=1e-12, atol=1e-300)}
-
-
-ISAS = ["generic", "avx2", "avx512"]
-
-
-def _math_modules():
-    """The compiled modules that carry a copy of the float32 math kernels."""
-    return [fastdl.activations._kernels, fastdl.losses._kernels, fastdl.dense._kernels]
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    """Run a test with the float32 exp/tanh/sigmoid kernels of one vector level forced in
-    every module (skipped where the CPU lacks it); the best level is restored afterwards."""
-    mods = _math_modules()
-    got = [m.select_isa(request.param) for m in mods]
-    try:
-        if got != [request.param] * len(mods):
-            pytest.skip(f"this CPU has no {request.param} kernels")
-        yield request.param
-    finally:
-        for m in mods:
-            m.select_isa("avx512")
-
-
-@pytest.fixture
-def threads():
-    """Set fastdl's default thread count inside a test; restore it afterwards."""
-    old = fastdl.get_num_threads()
-    yield fastdl.set_num_threads
-    fastdl.set_num_threads(old)
 
 
 @pytest.mark.parametrize("name", FORWARD + [n + "_backward" for n in FORWARD])
@@ -162,7 +131,7 @@ def test_levels_agree(rng):
     """The forced levels agree with each other to the accuracy bounds (not bitwise: the
     AVX-512 kernels use FMA and their own polynomials)."""
     x = rng.uniform(-20, 20, 100_000).astype(np.float32)
-    mods = _math_modules()
+    mods = math_modules()
     runs = {}
     try:
         for level in ISAS:

@@ -13,14 +13,6 @@ BOX_OPS = ("box_convert", "iou", "box_iou", "nms", "batched_nms")
 FORMATS = ("xyxy", "xywh", "cxcywh")
 
 
-@pytest.fixture
-def threads():
-    """Restore the default thread count after a test that changes it."""
-    old = fastdl.get_num_threads()
-    yield
-    fastdl.set_num_threads(old)
-
-
 @pytest.mark.parametrize("name", BOX_OPS)
 def test_kernel_is_used(name):
     assert getattr(fastdl, name).op.has_kernel

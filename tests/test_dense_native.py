@@ -10,20 +10,6 @@ from conftest import FLOATS, tol
 ACTIVATIONS = [None, "relu", "sigmoid", "tanh", "leaky_relu"]
 
 
-@pytest.fixture(params=["generic", "avx2", "avx512"])
-def isa(request):
-    """Force one vector level of the float32 math kernels (exp, tanh, sigmoid) in every
-    module that has a copy of them; skipped where the CPU lacks it."""
-    mods = [fastdl.activations._kernels, fastdl.losses._kernels, fastdl.dense._kernels]
-    try:
-        if [m.select_isa(request.param) for m in mods] != [request.param] * len(mods):
-            pytest.skip(f"this CPU has no {request.param} kernels")
-        yield request.param
-    finally:
-        for m in mods:
-            m.select_isa("avx512")
-
-
 @pytest.mark.parametrize("name", ["linear", "linear_backward"])
 def test_kernel_is_used(name):
     assert getattr(fastdl.dense, name).op.has_kernel

@@ -11,27 +11,6 @@ OPS = ["softmax", "log_softmax", "softmax_backward", "softmax_cross_entropy",
        "binary_cross_entropy", "binary_cross_entropy_with_logits", "l2_penalty"]
 
 
-@pytest.fixture(params=["generic", "avx2", "avx512"])
-def isa(request):
-    """Force one vector level of the float32 math kernels (exp, tanh, sigmoid) in every
-    module that has a copy of them; skipped where the CPU lacks it."""
-    mods = [fastdl.activations._kernels, fastdl.losses._kernels, fastdl.dense._kernels]
-    try:
-        if [m.select_isa(request.param) for m in mods] != [request.param] * len(mods):
-            pytest.skip(f"this CPU has no {request.param} kernels")
-        yield request.param
-    finally:
-        for m in mods:
-            m.select_isa("avx512")
-
-
-@pytest.fixture
-def threads():
-    old = fastdl.get_num_threads()
-    yield fastdl.set_num_threads
-    fastdl.set_num_threads(old)
-
-
 @pytest.mark.parametrize("name", OPS)
 def test_kernel_is_used(name):
     assert getattr(fastdl.losses, name).op.has_kernel

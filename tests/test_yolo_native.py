@@ -18,13 +18,6 @@ SH, SW = 7, 9
 IMAGE = (140.0, 270.0)                      # (height, width)
 
 
-@pytest.fixture
-def threads():
-    old = fastdl.get_num_threads()
-    yield
-    fastdl.set_num_threads(old)
-
-
 @pytest.mark.parametrize("name", ["yolo_decode", "yolo_filter_boxes", "yolo_eval"])
 def test_kernel_is_used(name):
     assert getattr(fastdl, name).op.has_kernel
