@@ -14,7 +14,7 @@ import numpy as np
 
 from ._config import resolve_n_threads
 from ._dispatch import implements, load_extension
-from ._validation import as_array, check_out, check_shape
+from ._validation import as_array, check_out
 from .reference import losses as _ref
 
 __all__ = list(_ref.__all__)
@@ -110,25 +110,6 @@ def softmax_backward(dy, y, *, axis=-1):
 
 # --- cross-entropy ------------------------------------------------------------------------
 
-def _check_labels(where, labels, logits):
-    """The checks of the reference's ``_class_probabilities`` without building one-hot rows:
-    returns ``(class indices as C-contiguous int64, None)`` or ``(None, probability rows)``."""
-    n, k = logits.shape
-    if not isinstance(labels, np.ndarray):
-        labels = as_array(where, "labels", labels, dtypes=(np.dtype(np.int64), logits.dtype))
-    if labels.dtype.kind in "iu":
-        check_shape(where, "labels", labels, (n,), "(N,) for integer class indices")
-        if labels.size and (labels.min() < 0 or labels.max() >= k):
-            raise ValueError(f"{where}: labels must be class indices in [0, {k}); got values "
-                             f"in [{labels.min()}, {labels.max()}]")
-        return np.ascontiguousarray(labels, dtype=np.int64), None
-    if labels.dtype != logits.dtype:
-        raise TypeError(f"{where}: labels must be integer class indices or have the dtype of "
-                        f"logits ({logits.dtype}); got {labels.dtype}")
-    check_shape(where, "labels", labels, (n, k), "(N, K) for one-hot or probability rows")
-    return None, np.ascontiguousarray(labels)
-
-
 def _reduced(total, count, reduction, dtype):
     if reduction == "sum":
         return dtype.type(total)
@@ -144,7 +125,7 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean"):
     if logits.shape[1] == 0:
         raise ValueError(f"{where}: logits must have at least one class (K >= 1); "
                          f"got shape {logits.shape}")
-    classes, probabilities = _check_labels(where, labels, logits)
+    classes, probabilities = _ref._check_labels(where, labels, logits)
     reduction = _ref._check_reduction(where, reduction)
 
     n, k = logits.shape

@@ -148,9 +148,10 @@ def softmax_backward(dy, y, *, axis=-1):
 
 # --- cross-entropy ------------------------------------------------------------------------
 
-def _class_probabilities(where, labels, logits):
-    """Labels as float64 target rows ``(N, K)``: one-hot rows from int class indices ``(N,)``,
-    or the given rows (of logits' dtype) unchanged."""
+def _check_labels(where, labels, logits):
+    """Checked labels for ``logits (N, K)``: ``(class indices as C-contiguous int64, None)``
+    or ``(None, probability rows (N, K) of logits' dtype, C-contiguous)``. Shared with the
+    native path, which uses the indices without building one-hot rows."""
     n, k = logits.shape
     if not isinstance(labels, np.ndarray):
         labels = as_array(where, "labels", labels, dtypes=(np.dtype(np.int64), logits.dtype))
@@ -159,14 +160,23 @@ def _class_probabilities(where, labels, logits):
         if labels.size and (labels.min() < 0 or labels.max() >= k):
             raise ValueError(f"{where}: labels must be class indices in [0, {k}); got values "
                              f"in [{labels.min()}, {labels.max()}]")
-        probabilities = np.zeros((n, k))
-        probabilities[np.arange(n), labels] = 1.0
-        return probabilities
+        return np.ascontiguousarray(labels, dtype=np.int64), None
     if labels.dtype != logits.dtype:
         raise TypeError(f"{where}: labels must be integer class indices or have the dtype of "
                         f"logits ({logits.dtype}); got {labels.dtype}")
     check_shape(where, "labels", labels, (n, k), "(N, K) for one-hot or probability rows")
-    return labels.astype(np.float64)
+    return None, np.ascontiguousarray(labels)
+
+
+def _class_probabilities(where, labels, logits):
+    """Labels as float64 target rows ``(N, K)``: one-hot rows from int class indices ``(N,)``,
+    or the given rows (of logits' dtype) unchanged."""
+    classes, rows = _check_labels(where, labels, logits)
+    if rows is not None:
+        return rows.astype(np.float64)
+    probabilities = np.zeros(logits.shape)
+    probabilities[np.arange(logits.shape[0]), classes] = 1.0
+    return probabilities
 
 
 def softmax_cross_entropy(logits, labels, *, reduction="mean"):
