@@ -66,12 +66,11 @@ typedef struct {
 static inline int64_t fastdl_conv_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t fastdl_conv_ceil(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
-/* Per-thread workspace (elements) of the scatter input gradient (pass 1). */
-static int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int pass, int64_t nr)
+/* Per-thread workspace (elements) of the scatter input gradient. */
+static int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int64_t nr)
 {
     const int64_t mr = FASTDL_CONV_MR, pc = FASTDL_CONV_PC;
     const int64_t pcpad = fastdl_conv_ceil(pc, nr > mr ? nr : mr);
-    (void)pass;
     return g->nhwc ? pcpad * g->K + pc * FASTDL_CONV_NB : g->K * pcpad + FASTDL_CONV_MB * pc;
 }
 

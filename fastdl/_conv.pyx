@@ -66,7 +66,7 @@ cdef extern from "fastdl_conv.h" nogil:
     void fastdl_conv_direct_weight_grad_dot_f64(const fastdl_conv_geom *g, const double *x,
                                                 const double *dy, const double *mask,
                                                 double *dw, int64_t n0, int64_t n1, double *ws)
-    int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int pass_, int64_t nr)
+    int64_t fastdl_conv_workspace(const fastdl_conv_geom *g, int64_t nr)
     int64_t fastdl_conv_packed_weights_size_f32(const fastdl_conv_geom *g, int pass_)
     int64_t fastdl_conv_packed_weights_size_f64(const fastdl_conv_geom *g, int pass_)
     void fastdl_conv_pack_weights_f32(const fastdl_conv_geom *g, int pass_, const float *w,
@@ -224,7 +224,7 @@ def conv2d_input_grad(_Geometry geom, const floating[:, :, :, ::1] dy,
     cdef int64_t tasks = g.N * g.row_blocks, t, phase_tasks, half = (g.row_blocks + 1) // 2
     cdef int nt = _threads(n_threads, tasks, geom.macs)
     dtype = np.float32 if floating is float else np.float64
-    cdef int64_t ws_n = fastdl_conv_workspace(g, 1, _nr(dtype))
+    cdef int64_t ws_n = fastdl_conv_workspace(g, _nr(dtype))
     cdef floating[::1] wp, ws
     cdef const floating *mk = &mask[0, 0, 0, 0] if mask is not None else NULL
     cdef int tid, phase

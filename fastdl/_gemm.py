@@ -39,9 +39,8 @@ def _geometry(m, c, k):
                               (m, 1))
 
 
-def matmul_nt(x, w, out, n_threads):
-    """out[...] = x @ w.T for C-contiguous x (M, in), w (out, in), out (M, out). (n_threads:
-    NumPy's products ignore it; fastdl's run on one thread, see the module docstring.)"""
+def matmul_nt(x, w, out):
+    """out[...] = x @ w.T for C-contiguous x (M, in), w (out, in), out (M, out)."""
     m, c = x.shape
     k = w.shape[0]
     if not _small(m, k, c):
@@ -53,7 +52,7 @@ def matmul_nt(x, w, out, n_threads):
     return out
 
 
-def matmul_nn(a, b, n_threads):
+def matmul_nn(a, b):
     """a @ b for C-contiguous a (M, in), b (in, out)."""
     m, c = a.shape
     k = b.shape[1]
@@ -66,7 +65,7 @@ def matmul_nn(a, b, n_threads):
     return out
 
 
-def matmul_tn(a, b, n_threads):
+def matmul_tn(a, b):
     """a.T @ b for C-contiguous a (M, p), b (M, q): the (p, q) sums over the rows."""
     m, p = a.shape
     q = b.shape[1]

@@ -36,7 +36,7 @@ def linear(x, w, b=None, *, activation=None, alpha=0.01, out=None, n_threads=Non
 
     target = out if out.flags.c_contiguous and not np.may_share_memory(out, x) \
         and not np.may_share_memory(out, w) else np.empty(out.shape, out.dtype)
-    _gemm.matmul_nt(np.ascontiguousarray(x), np.ascontiguousarray(w), target, n)
+    _gemm.matmul_nt(np.ascontiguousarray(x), np.ascontiguousarray(w), target)
     if b is not None or activation is not None:
         _kernels.bias_activation(activation, target,
                                  None if b is None else np.ascontiguousarray(b), alpha, n)
@@ -63,8 +63,8 @@ def linear_backward(dy, x, w, *, activation=None, alpha=0.01, y=None,
         _kernels.activation_grad(activation, dy,
                                  None if activation is None else np.ascontiguousarray(y),
                                  None if activation is None else dz, partial, alpha, n)
-    dx = _gemm.matmul_nn(dz, np.ascontiguousarray(w), n) if "dx" in need else None
-    dw = _gemm.matmul_tn(dz, np.ascontiguousarray(x), n) if "dw" in need else None
+    dx = _gemm.matmul_nn(dz, np.ascontiguousarray(w)) if "dx" in need else None
+    dw = _gemm.matmul_tn(dz, np.ascontiguousarray(x)) if "dw" in need else None
     db = None
     if partial is not None:
         total = np.zeros(out_shape[1])
